@@ -10,9 +10,11 @@ if [ ! -x .venv/bin/python ]; then
   "$py" -m venv .venv
 fi
 VPY="$root/.venv/bin/python"
-stamp=.venv/.podium-installed-$1
+extra=${1:-}
+spec=.; [ -z "$extra" ] || spec=".[$extra]"
+stamp=.venv/.podium-installed-${extra:-base}
 # Reinstall when pyproject.toml changes; an editable install follows source edits by itself.
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  "$VPY" -m pip install -q --disable-pip-version-check -e ".[$1]"
+  "$VPY" -m pip install -q --disable-pip-version-check -e "$spec"
   touch "$stamp"
 fi

@@ -1,0 +1,88 @@
+"""`podium loadgen null`: the null SUT through the engine — the load generator's own overhead probe."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import tempfile
+import time
+from dataclasses import dataclass
+
+from podium.loadgen.settings import LogSettings, Mode, Scenario, TestSettings
+
+# Null-SUT defaults: a null SUT answers in a few µs, so the pre-generation hints must expect that
+# (SingleStream/MultiStream generate 2x min_duration / expected latency queries; Offline 1.1x QPS x duration).
+NULL_EXPECTED_LATENCY_NS = 2_000
+NULL_MULTI_STREAM_LATENCY_NS = 8_000
+NULL_SERVER_QPS = 10_000.0
+NULL_OFFLINE_QPS = 2_000_000.0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("loadgen", help="the load generator itself")
+    lsub = p.add_subparsers(dest="loadgen_command", required=True)
+    n = lsub.add_parser("null", help="run a null SUT through the engine and print the summary")
+    n.add_argument("--scenario", required=True, type=Scenario.parse,
+                   help="SingleStream, MultiStream, Server or Offline")
+    n.add_argument("--mode", default=Mode.PERFORMANCE, type=Mode.parse,
+                   help="performance (default), accuracy, submission or find-peak")
+    n.add_argument("--target-qps", type=float, help="Server target QPS / Offline expected QPS")
+    n.add_argument("--min-duration-ms", type=int, default=2000)
+    n.add_argument("--user-conf", help="a user.conf applied (after mlperf.conf) for --model")
+    n.add_argument("--model", default="null", help="model name looked up in the config files")
+    n.add_argument("--samples", type=int, default=1024, help="QSL size")
+    n.add_argument("--out", help="log directory (default: a temporary one)")
+    n.add_argument("--trace", action="store_true", help="also write mlperf_log_trace.json")
+    n.set_defaults(func=cmd_null)
+
+
+@dataclass(frozen=True)
+class NullRun:
+    """One null-SUT run: the engine's result and what it cost the process."""
+
+    result: object
+    wall_s: float
+    cpu_s: float
+    outdir: str
+
+
+def null_settings(scenario: Scenario, mode: Mode, *, target_qps: float | None = None,
+                  min_duration_ms: int = 2000) -> TestSettings:
+    """Settings that a null SUT can satisfy: pre-generation sized for µs latencies."""
+    return TestSettings(
+        scenario=scenario, mode=mode, min_duration_ms=min_duration_ms,
+        single_stream_expected_latency_ns=NULL_EXPECTED_LATENCY_NS,
+        multi_stream_expected_latency_ns=NULL_MULTI_STREAM_LATENCY_NS,
+        server_target_qps=target_qps or NULL_SERVER_QPS,
+        server_target_latency_ns=10_000_000,
+        offline_expected_qps=target_qps or NULL_OFFLINE_QPS)
+
+
+def run_null(settings: TestSettings, outdir: str, *, samples: int = 1024, trace: bool = False) -> NullRun:
+    from podium.loadgen import session
+    from podium.loadgen.null_sut import NullQSL, NullSUT
+
+    r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+    result = session.run(NullSUT(), NullQSL(samples), settings, LogSettings(outdir=outdir, enable_trace=trace))
+    wall, r1 = time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    return NullRun(result, wall, cpu, outdir)
+
+
+def cmd_null(args: argparse.Namespace) -> int:
+    settings = null_settings(args.scenario, args.mode, target_qps=args.target_qps,
+                             min_duration_ms=args.min_duration_ms)
+    if args.user_conf:
+        from podium.loadgen import config
+
+        settings = config.apply_config(settings, args.user_conf, args.model, args.scenario.value)
+    outdir = args.out or tempfile.mkdtemp(prefix="podium-null-")
+    run = run_null(settings, outdir, samples=args.samples, trace=args.trace)
+    summary_path = run.result.log_paths.get("summary")
+    if summary_path and os.path.exists(summary_path):
+        print(open(summary_path).read(), end="")
+    n = len(run.result.sample_latencies_ns)
+    per = f", {run.cpu_s / n * 1e6:.2f} µs CPU/sample" if n else ""
+    print(f"\nnull SUT: {n} samples, wall {run.wall_s:.2f} s, CPU {run.cpu_s:.2f} s{per}; logs in {outdir}")
+    return 0 if run.result.valid or args.mode is Mode.ACCURACY else 1

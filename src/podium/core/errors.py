@@ -1,0 +1,43 @@
+"""The exception tree of Podium. Expected failures are one of these; the CLI prints them as one line.
+
+    PodiumError
+    ├── ConfigError          a config file or setting is wrong (names path, line, key, suggestion)
+    ├── SUTError             the system under test raised, or returned something unusable
+    ├── IncompleteRunError   samples never completed within the allowed wait (names the sample ids)
+    └── RunAborted           the run was interrupted (Ctrl-C); logs so far are flushed
+"""
+
+from __future__ import annotations
+
+
+class PodiumError(Exception):
+    """Base of every expected Podium failure."""
+
+
+class ConfigError(PodiumError):
+    """A config file or setting is invalid; says where and, when it can, what was probably meant."""
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None,
+                 key: str | None = None, suggestion: str | None = None) -> None:
+        self.path, self.line, self.key, self.suggestion = path, line, key, suggestion
+        where = ":".join(str(p) for p in (path, line) if p is not None)
+        text = f"{where}: {message}" if where else message
+        if suggestion:
+            text += f" (did you mean {suggestion!r}?)"
+        super().__init__(text)
+
+
+class SUTError(PodiumError):
+    """The system under test raised or misbehaved (e.g. completed an unknown or repeated sample id)."""
+
+
+class IncompleteRunError(PodiumError):
+    """Some issued samples were never completed within the configured wait."""
+
+    def __init__(self, message: str, missing_ids: list[int]) -> None:
+        self.missing_ids = missing_ids
+        super().__init__(message)
+
+
+class RunAborted(PodiumError):
+    """The run was interrupted; what was measured so far is kept and logged."""

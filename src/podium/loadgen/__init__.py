@@ -1,0 +1,1 @@
+"""podium.loadgen: an MLPerf LoadGen equivalent in pure Python (numpy and the standard library only)."""

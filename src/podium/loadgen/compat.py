@@ -1,0 +1,248 @@
+"""A drop-in for the official `mlperf_loadgen` module: `import podium.loadgen.compat as lg`.
+
+Same names, positional signatures and defaults as mlperf_loadgen 6.0.17 (bindings/python_api.cc), so SUT
+code written for the official LoadGen runs unchanged on Podium's engine. Differences, all deliberate:
+- completions may come from any thread, as in the official; a completion with an unknown or repeated id
+  raises `SUTError` in the caller (the official corrupts memory);
+- a missing output directory is created (the official aborts the process);
+- the trace, when enabled, is valid JSON;
+- `StartTest*` raise `podium.core.errors.PodiumError` subclasses for a SUT that raised or never completed
+  samples, after the logs are written; a Ctrl-C raises `RunAborted` (logs flushed).
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from podium.loadgen import session as _session
+from podium.loadgen.clock import now_ns as _now_ns
+from podium.loadgen.settings import LogSettings as _NativeLogSettings
+from podium.loadgen.settings import Mode as _Mode
+from podium.loadgen.settings import Scenario as _Scenario
+from podium.loadgen.settings import TestSettings as _NativeTestSettings
+
+__all__ = [
+    "ConstructFastSUT", "ConstructQDL", "ConstructQSL", "ConstructSUT", "DestroyFastSUT", "DestroyQDL",
+    "DestroyQSL", "DestroySUT", "FirstTokenComplete", "LogOutputSettings", "LogSettings", "LoggingMode",
+    "QuerySample", "QuerySampleResponse", "QuerySamplesComplete", "StartTest", "StartTestWithLogSettings",
+    "TestMode", "TestScenario", "TestSettings",
+]
+
+
+class TestScenario(enum.Enum):
+    __test__ = False
+    SingleStream = _Scenario.SINGLE_STREAM
+    MultiStream = _Scenario.MULTI_STREAM
+    Server = _Scenario.SERVER
+    Offline = _Scenario.OFFLINE
+
+
+class TestMode(enum.Enum):
+    __test__ = False
+    SubmissionRun = _Mode.SUBMISSION
+    AccuracyOnly = _Mode.ACCURACY
+    PerformanceOnly = _Mode.PERFORMANCE
+    FindPeakPerformance = _Mode.FIND_PEAK
+
+
+class LoggingMode(enum.Enum):
+    AsyncPoll = 0
+    EndOfTestOnly = 1
+    Synchronous = 2
+
+
+class QuerySample:
+    """`QuerySample(id, index)`: id is the opaque response id to complete, index the QSL index."""
+
+    __slots__ = ("id", "index")
+
+    def __init__(self, id: int = 0, index: int = 0) -> None:  # noqa: A002 - the official's name
+        self.id = id
+        self.index = index
+
+    def __repr__(self) -> str:
+        return f"QuerySample(id={self.id}, index={self.index})"
+
+
+class QuerySampleResponse:
+    """`QuerySampleResponse(id, data, size[, n_tokens])`: data is an address; read only when logged."""
+
+    __slots__ = ("id", "data", "size", "n_tokens")
+
+    def __init__(self, id: int = 0, data: int = 0, size: int = 0, n_tokens: int = 0) -> None:  # noqa: A002
+        self.id = id
+        self.data = data
+        self.size = size
+        self.n_tokens = n_tokens
+
+    def __repr__(self) -> str:
+        return f"QuerySampleResponse(id={self.id}, data={self.data}, size={self.size}, n_tokens={self.n_tokens})"
+
+
+class TestSettings(_NativeTestSettings):
+    """mlperf_loadgen.TestSettings: the native fields, with the official enum types and FromConfig."""
+
+    __test__ = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scenario = TestScenario.SingleStream  # type: ignore[assignment]
+        self.mode = TestMode.PerformanceOnly  # type: ignore[assignment]
+
+    def FromConfig(self, path: str, model: str, scenario: str, conf_type: int = 1) -> int:  # noqa: N802
+        from podium.loadgen import config
+
+        native = _native_settings(self)
+        code, updated = config.from_config_compat(native, path, model, scenario, conf_type, _CONFIG_STATE)
+        for f in _FIELDS:
+            if f not in ("scenario", "mode"):
+                setattr(self, f, getattr(updated, f))
+        if updated.mode is not native.mode:
+            self.mode = TestMode(updated.mode)  # type: ignore[assignment]
+        return code
+
+
+class LogOutputSettings:
+    def __init__(self) -> None:
+        self.outdir = "."
+        self.prefix = "mlperf_log_"
+        self.suffix = ""
+        self.prefix_with_datetime = False
+        self.copy_detail_to_stdout = False
+        self.copy_summary_to_stdout = False
+
+
+class LogSettings:
+    def __init__(self) -> None:
+        self.log_output = LogOutputSettings()
+        self.log_mode = LoggingMode.AsyncPoll
+        self.log_mode_async_poll_interval_ms = 1000
+        self.enable_trace = True  # the official default
+
+
+_FIELDS = [f for f in _NativeTestSettings.__dataclass_fields__]
+_CONFIG_STATE: Any = None
+_objects: dict[int, Any] = {}
+_handles = itertools.count(0x5000)
+_objects_lock = threading.Lock()
+
+
+def _native_settings(s: TestSettings) -> _NativeTestSettings:
+    values = {f: getattr(s, f) for f in _FIELDS}
+    values["scenario"] = s.scenario.value if isinstance(s.scenario, TestScenario) else s.scenario
+    values["mode"] = s.mode.value if isinstance(s.mode, TestMode) else s.mode
+    return _NativeTestSettings(**values)
+
+
+def _native_log(ls: LogSettings) -> _NativeLogSettings:
+    o = ls.log_output
+    return _NativeLogSettings(outdir=o.outdir, prefix=o.prefix, suffix=o.suffix,
+                              prefix_with_datetime=o.prefix_with_datetime,
+                              copy_detail_to_stdout=o.copy_detail_to_stdout,
+                              copy_summary_to_stdout=o.copy_summary_to_stdout, enable_trace=ls.enable_trace)
+
+
+def _register(obj: Any) -> int:
+    with _objects_lock:
+        h = next(_handles)
+        _objects[h] = obj
+    return h
+
+
+def _destroy(handle: int) -> None:
+    with _objects_lock:
+        _objects.pop(handle, None)
+
+
+class _PySUT:
+    """Adapts `issue_cb(list[QuerySample])` to the engine's `issue_query(ids, indices)`."""
+
+    def __init__(self, issue_cb: Callable, flush_cb: Callable, name: str = "PySUT") -> None:
+        self.name = name
+        self.flush_queries = flush_cb
+
+        def issue_query(ids: list[int], indices: list[int], _qs=QuerySample, _cb=issue_cb) -> None:
+            if len(ids) == 1:
+                _cb([_qs(ids[0], indices[0])])
+            else:
+                _cb(list(map(_qs, ids, indices)))
+
+        self.issue_query = issue_query
+
+
+class _PyFastSUT:
+    def __init__(self, issue_cb: Callable, flush_cb: Callable) -> None:
+        self.name = "PyFastSUT"
+        self.issue_query = issue_cb  # already (ids, indices)
+        self.flush_queries = flush_cb
+
+
+class _PyQSL:
+    def __init__(self, total: int, performance: int, load_cb: Callable, unload_cb: Callable) -> None:
+        self.name = "PyQSL"
+        self.total_sample_count = int(total)
+        self.performance_sample_count = int(performance)
+        self.load_samples = load_cb
+        self.unload_samples = unload_cb
+
+
+def ConstructSUT(issue_cb: Callable, flush_queries_cb: Callable) -> int:  # noqa: N802
+    return _register(_PySUT(issue_cb, flush_queries_cb))
+
+
+def ConstructFastSUT(fast_issue_cb: Callable, flush_queries_cb: Callable) -> int:  # noqa: N802
+    return _register(_PyFastSUT(fast_issue_cb, flush_queries_cb))
+
+
+def ConstructQDL(issue_cb: Callable, flush_queries_cb: Callable, name_cb: Callable) -> int:  # noqa: N802
+    """A query dispatch library (network SUT proxy): its name comes from `name_cb()`."""
+    sut = _PySUT(issue_cb, flush_queries_cb)
+    sut.name_cb = name_cb  # type: ignore[attr-defined]
+    return _register(sut)
+
+
+def ConstructQSL(total_sample_count: int, performance_sample_count: int,  # noqa: N802
+                 load_samples_to_ram_cb: Callable, unload_samples_from_ram_cb: Callable) -> int:
+    return _register(_PyQSL(total_sample_count, performance_sample_count, load_samples_to_ram_cb,
+                            unload_samples_from_ram_cb))
+
+
+DestroySUT = DestroyFastSUT = DestroyQDL = DestroyQSL = _destroy
+
+
+def StartTest(sut: int, qsl: int, test_settings: TestSettings,  # noqa: N802
+              audit_config_filename: str = "audit.config") -> None:
+    StartTestWithLogSettings(sut, qsl, test_settings, LogSettings(), audit_config_filename)
+
+
+def StartTestWithLogSettings(sut: int, qsl: int, test_settings: TestSettings,  # noqa: N802
+                             log_settings: LogSettings, audit_config_filename: str = "audit.config") -> None:
+    s, q = _objects[sut], _objects[qsl]
+    if hasattr(s, "name_cb"):
+        s.name = s.name_cb()
+    audit = audit_config_filename if os.path.exists(audit_config_filename) else None
+    timeout = float(os.environ.get("PODIUM_COMPLETION_TIMEOUT_S", _session.DEFAULT_COMPLETION_TIMEOUT_S))
+    _session.run(s, q, _native_settings(test_settings), _native_log(log_settings),
+                 options=_session.RunOptions(audit_config=audit, completion_timeout_s=timeout,
+                                             config_state=_CONFIG_STATE, raise_on_failure=True))
+
+
+def QuerySamplesComplete(responses: list, response_cb: Callable | None = None) -> None:  # noqa: N802
+    t = _now_ns()
+    p = _session.ACTIVE.pass_
+    if p is None:
+        _session.stray_completion(responses)
+        return
+    p.complete_responses(t, responses, response_cb)
+
+
+def FirstTokenComplete(responses: list, response_cb: Callable | None = None) -> None:  # noqa: N802
+    t = _now_ns()
+    p = _session.ACTIVE.pass_
+    if p is not None:
+        p.first_tokens(t, responses, response_cb)

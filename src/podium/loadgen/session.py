@@ -1,0 +1,358 @@
+"""A whole LoadGen test: settings, loadable sets, the mode's passes, results and log files (loadgen.cc StartTest).
+
+`run()` is the native entry point the rest of Podium builds on; `podium.loadgen.compat` is a thin layer
+over it. One test runs at a time per process (as in the official LoadGen): `ACTIVE` routes completions
+that SUT code reports through module-level functions to the pass being issued.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from podium.core.errors import IncompleteRunError, PodiumError, RunAborted, SUTError
+from podium.loadgen import schedule as _schedule
+from podium.loadgen.clock import now_ns
+from podium.loadgen.issuer import IssuePass, PassOutcome
+from podium.loadgen.recorder import Recorder
+from podium.loadgen.results import PerformanceSummary, RawRun, summarize
+from podium.loadgen.settings import EffectiveSettings, LogSettings, Mode, Scenario, TestSettings, derive
+
+DEFAULT_COMPLETION_TIMEOUT_S = 120.0
+
+
+class SystemUnderTest(Protocol):
+    """What the engine drives. Complete samples with `complete(ids, ...)` (or compat's QuerySamplesComplete)."""
+
+    name: str
+
+    def issue_query(self, ids: list[int], indices: list[int], /) -> None: ...
+
+    def flush_queries(self) -> None: ...
+
+
+class SampleLibrary(Protocol):
+    """The query sample library: which samples exist and loading sets of them to RAM."""
+
+    name: str
+    total_sample_count: int
+    performance_sample_count: int
+
+    def load_samples(self, indices: list[int], /) -> None: ...
+
+    def unload_samples(self, indices: list[int], /) -> None: ...
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How the engine behaves around the official semantics."""
+
+    completion_timeout_s: float = DEFAULT_COMPLETION_TIMEOUT_S  # wait for stragglers after issuing ends
+    audit_config: str | None = None  # audit.config to apply (the official picks ./audit.config up silently)
+    config_state: Any = None  # config.ConfigState carrying FromConfig errors into this run's log
+    raise_on_failure: bool = False  # raise SUTError/IncompleteRunError/RunAborted after writing the logs
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """A finished test: its settings, the performance summary (None in accuracy-only runs), raw data."""
+
+    settings: EffectiveSettings
+    summary: PerformanceSummary | None
+    sample_latencies_ns: np.ndarray  # performance pass, per issued sample, sequence order
+    errors: tuple[str, ...]
+    warnings: tuple[str, ...]
+    log_paths: dict[str, str]
+    aborted: bool = False
+    find_peak_qps: float | None = None
+
+    @property
+    def valid(self) -> bool:
+        return self.summary is not None and self.summary.valid and not self.errors and not self.aborted
+
+    @property
+    def validity(self) -> str:
+        if self.aborted:
+            return "ABORTED"
+        return "VALID" if self.valid else "INVALID"
+
+
+class _Active:
+    """The test being run in this process; `pass_` is the IssuePass that completions go to."""
+
+    def __init__(self) -> None:
+        self.pass_: IssuePass | None = None
+        self.lock = threading.Lock()
+
+
+ACTIVE = _Active()
+
+
+def complete(ids: Sequence[int], data: Sequence[bytes] | None = None,
+             n_tokens: Sequence[int] | None = None) -> None:
+    """Native completion of samples by id (any thread); `data` is each response's bytes."""
+    t = now_ns()
+    p = ACTIVE.pass_
+    if p is None:
+        raise SUTError(f"completion of sample ids {list(ids)[:5]} with no test running")
+    p.complete_ids(t, ids, data, n_tokens)
+
+
+def first_token(ids: Sequence[int]) -> None:
+    """Native first-token completion (token latency mode)."""
+    t = now_ns()
+    p = ACTIVE.pass_
+    if p is not None:
+        p.first_tokens(t, [_IdOnly(i) for i in ids])
+
+
+class _IdOnly:
+    __slots__ = ("id", "data", "size")
+
+    def __init__(self, i: int) -> None:
+        self.id, self.data, self.size = i, b"", 0
+
+
+def stray_completion(responses: Sequence) -> None:
+    ids = [getattr(r, "id", r) for r in list(responses)[:5]]
+    raise SUTError(f"QuerySamplesComplete for ids {ids} with no test running")
+
+
+def run(sut: SystemUnderTest, qsl: SampleLibrary, settings: TestSettings,
+        log: LogSettings | None = None, *, options: RunOptions | None = None) -> RunResult:
+    """Run one LoadGen test of `sut` over `qsl` (blocking); write the official log files."""
+    opts = options or RunOptions()
+    if not ACTIVE.lock.acquire(blocking=False):
+        raise PodiumError("a LoadGen test is already running in this process")
+    try:
+        with Recorder(log or LogSettings(), sut, qsl) as rec:
+            return _Test(sut, qsl, settings, rec, opts).run()
+    finally:
+        ACTIVE.pass_ = None
+        ACTIVE.lock.release()
+
+
+class _Test:
+    """One StartTest call: applies audit/test05 overrides, derives settings, runs the mode."""
+
+    def __init__(self, sut: SystemUnderTest, qsl: SampleLibrary, settings: TestSettings,
+                 rec: Recorder, opts: RunOptions) -> None:
+        self.sut, self.qsl, self.rec, self.opts = sut, qsl, rec, opts
+        self.requested = settings
+        self.seq = 0  # SequenceGen: sample ids continue across passes of one test
+        self.failure: PodiumError | None = None
+        self.aborted = False
+        self.perf_summary: PerformanceSummary | None = None
+        self.perf_latencies = np.zeros(0, dtype=np.int64)
+        self.peak_qps: float | None = None
+
+    def run(self) -> RunResult:
+        settings = self._overrides(self.requested)
+        eff = derive(settings, self.qsl.performance_sample_count, self.qsl.total_sample_count)
+        self.rec.settings_logged(self.requested, eff)
+        try:
+            self._run_mode(eff)
+        except KeyboardInterrupt:
+            self._abort("interrupted (Ctrl-C)")
+        result = self.rec.finish(eff, self.perf_summary)
+        out = RunResult(settings=eff, summary=self.perf_summary, sample_latencies_ns=self.perf_latencies,
+                        errors=result.errors, warnings=result.warnings, log_paths=result.paths,
+                        aborted=self.aborted, find_peak_qps=self.peak_qps)
+        if self.failure is not None and self.opts.raise_on_failure:
+            self.failure.result = out  # type: ignore[attr-defined]
+            raise self.failure
+        return out
+
+    def _overrides(self, settings: TestSettings) -> TestSettings:
+        """audit.config (conf_type 2, model '*') then test05 seeds, as StartTest applies them."""
+        if self.opts.config_state is not None:
+            for key, message in getattr(self.opts.config_state, "pending_log", ()):
+                self.rec.error(key, message)
+        if self.opts.audit_config:
+            from podium.loadgen import config
+
+            self.rec.warning("warning_generic_message", "Found Audit Config file (audit.config). "
+                             "Overriding TestSettings from audit.config file.")
+            settings = config.apply_config(settings, self.opts.audit_config, "*",
+                                           settings.scenario.value, conf_type=2)
+        if settings.test05:
+            self.rec.warning("warning_generic_message", "Test05 flag detected Overriding random seeds")
+            settings = dataclasses.replace(
+                settings, mode=Mode.PERFORMANCE, qsl_rng_seed=settings.test05_qsl_rng_seed,
+                sample_index_rng_seed=settings.test05_sample_index_rng_seed,
+                schedule_rng_seed=settings.test05_schedule_rng_seed)
+        return settings
+
+    def _run_mode(self, eff: EffectiveSettings) -> None:
+        if eff.mode in (Mode.SUBMISSION, Mode.ACCURACY):
+            self._accuracy(eff)
+        if eff.mode in (Mode.SUBMISSION, Mode.PERFORMANCE) and not self.aborted:
+            self._performance(eff)
+        if eff.mode is Mode.FIND_PEAK:
+            self._find_peak(eff)
+
+    # ---- modes --------------------------------------------------------------------------------
+
+    def _accuracy(self, eff: EffectiveSettings) -> None:
+        self.rec.message("Starting accuracy mode")
+        for loaded in _schedule.loadable_sets(eff, eff.accuracy_sample_count, self.qsl.total_sample_count):
+            self._load(loaded)
+            outcome = self._pass(eff, Mode.ACCURACY, loaded)
+            self.qsl.unload_samples(loaded.samples.tolist())
+            if outcome is None or self.aborted or self.failure:
+                return
+
+    def _performance(self, eff: EffectiveSettings) -> PerformanceSummary | None:
+        self.rec.message("Starting performance mode")
+        loaded = _schedule.loadable_sets(eff, eff.performance_sample_count, self.qsl.total_sample_count)[0]
+        self._load(loaded)
+        summary = self._measure(eff, loaded)
+        self.qsl.unload_samples(loaded.samples.tolist())
+        if summary is not None:
+            self.perf_summary = summary
+            self.rec.performance_summary(summary)
+        return summary
+
+    def _measure(self, eff: EffectiveSettings, loaded: _schedule.LoadableSet) -> PerformanceSummary | None:
+        outcome = self._pass(eff, Mode.PERFORMANCE, loaded)
+        if outcome is None or outcome.samples_issued == 0:
+            return None
+        raw = _raw_run(eff, outcome)
+        self.perf_latencies = raw.sample_latencies_ns
+        return summarize(raw)
+
+    def _find_peak(self, eff: EffectiveSettings) -> None:
+        """FindPeakPerformance (Server only): widen the target QPS, then bisect on the percentile bound."""
+        self.rec.message("Starting FindPeakPerformance mode")
+        if eff.scenario is not Scenario.SERVER:
+            self.rec.error("error_invalid_config",
+                           "Finding peak performance is only supported in Server scenarios.")
+            return
+        loaded = _schedule.loadable_sets(eff, eff.performance_sample_count, self.qsl.total_sample_count)[0]
+        self._load(loaded)
+        try:
+            self._search_peak(eff, loaded)
+        finally:
+            self.qsl.unload_samples(loaded.samples.tolist())
+
+    def _search_peak(self, eff: EffectiveSettings, loaded: _schedule.LoadableSet) -> None:
+        base = self._measure(eff, loaded)
+        if base is None or not base.perf_constraints_met:
+            self.rec.error("error_runtime", "FindPeakPerformance: Initial lower bound does not satisfy "
+                           "performance constraints")
+            if base is not None:
+                self.perf_summary = base
+                self.rec.performance_summary(base)
+            return
+        lo, lo_summary, hi = eff, base, None
+        step = eff.requested.server_find_peak_qps_boundary_step_size
+        while hi is None and not self.aborted and not self.failure:  # [q, q*(1+step)) until it fails
+            up = lo.replace(target_qps=lo.target_qps * (1 + step))
+            self.rec.message(f"FindBoundaries: Checking fields [{_qps(lo)}, {_qps(up)})")
+            s = self._measure(up, loaded)
+            if s is not None and s.perf_constraints_met:
+                lo, lo_summary = up, s
+            else:
+                hi = up
+        dec = eff.requested.server_find_peak_qps_decimals_of_precision
+        while hi is not None and not _finished(lo, hi, dec) and not self.aborted and not self.failure:
+            mid = lo.replace(target_qps=lo.target_qps + (hi.target_qps - lo.target_qps) / 2)
+            self.rec.message(f"FindPeakPerformanceBinarySearch: Testing the mid value of bounds "
+                             f"[{_qps(lo)}, {_qps(hi)}): {_qps(mid)}")
+            s = self._measure(mid, loaded)
+            if s is not None and s.perf_constraints_met:
+                lo, lo_summary = mid, s
+            else:
+                hi = mid
+        self.rec.message(f"FindPeakPerformance: Found peak performance field: {_qps(lo)}")
+        self.peak_qps = lo.target_qps
+        self.perf_summary = lo_summary
+        self.rec.performance_summary(lo_summary)
+
+    # ---- one pass -----------------------------------------------------------------------------
+
+    def _load(self, loaded: _schedule.LoadableSet) -> None:
+        self.rec.loaded_set(loaded.samples)
+        self.qsl.load_samples(loaded.samples.tolist())
+
+    def _pass(self, eff: EffectiveSettings, mode: Mode, loaded: _schedule.LoadableSet) -> PassOutcome | None:
+        sched = _schedule.generate_queries(eff, mode, loaded)
+        self.rec.generated(sched)
+        mask = self.rec.accuracy_log_mask(eff, mode, sched, self.seq)
+        p = IssuePass(eff, mode, sched, self.seq, self.sut.issue_query, accuracy_sink=self.rec.accuracy_sink,
+                      log_mask=mask, first_token_sink=self.rec.token_sink)
+        ACTIVE.pass_ = p
+        try:
+            outcome = p.run(self.opts.completion_timeout_s)
+            self.sut.flush_queries()
+        finally:
+            ACTIVE.pass_ = None
+        self.rec.pass_done(eff, mode, sched, outcome, self.seq)
+        self.seq += sched.sample_index.shape[0]
+        self._check(outcome)
+        return outcome
+
+    def _check(self, o: PassOutcome) -> None:
+        """Turn what went wrong in a pass into the test's failure (raised after logs are written)."""
+        if o.interrupted:
+            self._abort("interrupted (Ctrl-C) while issuing")
+        elif o.sut_exception is not None and self.failure is None:
+            f = SUTError(f"the SUT raised in issue_query: {type(o.sut_exception).__name__}: {o.sut_exception}")
+            f.__cause__ = o.sut_exception
+            self.failure = f
+        elif o.missing_ids and self.failure is None:
+            self.failure = IncompleteRunError(
+                f"{len(o.missing_ids)} samples never completed (ids {o.missing_ids[:10]}...)", o.missing_ids)
+        elif o.bad_ids and self.failure is None:
+            self.failure = SUTError(f"completions with unknown or repeated ids: {o.bad_ids[:10]}")
+
+    def _abort(self, why: str) -> None:
+        self.aborted = True
+        self.rec.error("error_runtime", f"Test aborted: {why}")
+        if self.failure is None:
+            self.failure = RunAborted(why)
+
+
+def _raw_run(eff: EffectiveSettings, o: PassOutcome) -> RawRun:
+    """The per-sample latencies and final-query times that PerformanceSummary needs, from a pass."""
+    n_q, n_s = o.queries_issued, o.samples_issued
+    spq_fixed = o.scheduled_ns.shape[0] and n_s % max(n_q, 1) == 0
+    per_query = n_s // max(n_q, 1) if spq_fixed else 1
+    sched_per_sample = np.repeat(o.scheduled_ns, per_query) if spq_fixed else np.full(n_s, o.start_ns)
+    done = o.done_ns
+    ok = done > 0
+    lat = np.where(ok, done - sched_per_sample, 0)
+    query_lat = None
+    all_done = int(done[-per_query:].max()) if n_s else o.start_ns
+    if eff.scenario is Scenario.MULTI_STREAM and n_q:
+        q_done = done[: n_q * per_query].reshape(n_q, per_query).max(axis=1)
+        query_lat = q_done - o.scheduled_ns
+    ttft = None
+    if o.first_token_ns is not None:
+        ttft = np.where(o.first_token_ns > 0, o.first_token_ns - sched_per_sample, 0)
+    return RawRun(
+        scenario=eff.scenario, settings=eff, sample_latencies_ns=lat, query_latencies_ns=query_lat,
+        queries_issued=n_q, max_latency_ns=int(lat.max()) if n_s else 0,
+        final_query_scheduled_ns=o.final_scheduled_delta_ns,
+        final_query_issued_ns=int(o.issued_ns[n_q - 1] - o.start_ns),
+        final_query_all_done_ns=all_done - o.start_ns,
+        first_token_latencies_ns=ttft, tokens_per_sample=o.n_tokens,
+        ran_out_of_generated_queries=o.ran_out_of_generated_queries)
+
+
+def _qps(s: EffectiveSettings) -> str:
+    return f"{s.target_qps:g}"
+
+
+def _finished(lo: EffectiveSettings, hi: EffectiveSettings, decimals: int) -> bool:
+    """find_peak_performance::IsFinished: floor(lo*10^d) + 1 >= floor(hi*10^d)."""
+    import math
+
+    scale = 10.0 ** decimals
+    return math.floor(lo.target_qps * scale) + 1 >= math.floor(hi.target_qps * scale)
+
