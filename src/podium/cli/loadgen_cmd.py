@@ -70,9 +70,23 @@ def run_null(settings: TestSettings, outdir: str, *, samples: int = 1024, trace:
     return NullRun(result, wall, cpu, outdir)
 
 
+def calibrated_offline_qps(samples: int = 1024) -> float:
+    """An Offline expected QPS that keeps a null SUT busy past min_duration: 1.5x its measured rate.
+
+    Offline generates 1.1 x min_duration x QPS samples; a null SUT finishing them sooner than
+    min_duration makes the run INVALID, as with the official LoadGen.
+    """
+    probe = null_settings(Scenario.OFFLINE, Mode.PERFORMANCE, target_qps=500_000.0, min_duration_ms=1000)
+    with tempfile.TemporaryDirectory(prefix="podium-calibrate-") as tmp:
+        summary = run_null(probe, tmp, samples=samples).result.summary
+    return 1.5 * summary.samples_per_second if summary is not None else NULL_OFFLINE_QPS
+
+
 def cmd_null(args: argparse.Namespace) -> int:
-    settings = null_settings(args.scenario, args.mode, target_qps=args.target_qps,
-                             min_duration_ms=args.min_duration_ms)
+    qps = args.target_qps
+    if qps is None and args.scenario is Scenario.OFFLINE:
+        qps = calibrated_offline_qps(args.samples)
+    settings = null_settings(args.scenario, args.mode, target_qps=qps, min_duration_ms=args.min_duration_ms)
     if args.user_conf:
         from podium.loadgen import config
 

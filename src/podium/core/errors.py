@@ -41,3 +41,31 @@ class IncompleteRunError(PodiumError):
 
 class RunAborted(PodiumError):
     """The run was interrupted; what was measured so far is kept and logged."""
+
+
+class UnknownNameError(ConfigError):
+    """A plugin name (workload, backend) is not registered; the message lists the nearest names."""
+
+
+class TrainingError(PodiumError):
+    """A training run or campaign cannot go on as the MLPerf Training rules require."""
+
+
+class RuleViolation(TrainingError):
+    """A setting breaks a division rule (e.g. a closed-division hyperparameter); refused before init."""
+
+    def __init__(self, message: str, *, rule: str) -> None:
+        self.rule = rule
+        super().__init__(f"{message} [{rule}]")
+
+
+class InitBudgetExceeded(TrainingError):
+    """Untimed initialization ran past its budget (30 min closed, 4 h open: training rules §Run results)."""
+
+
+class NonFiniteLoss(TrainingError):
+    """The training loss became NaN or infinite; the run is aborted and the next one proceeds."""
+
+
+class CheckerUnavailable(TrainingError):
+    """An official MLPerf checker could not be run (mlperf-logging missing or its output unreadable)."""

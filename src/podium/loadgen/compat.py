@@ -30,7 +30,7 @@ __all__ = [
     "ConstructFastSUT", "ConstructQDL", "ConstructQSL", "ConstructSUT", "DestroyFastSUT", "DestroyQDL",
     "DestroyQSL", "DestroySUT", "FirstTokenComplete", "LogOutputSettings", "LogSettings", "LoggingMode",
     "QuerySample", "QuerySampleResponse", "QuerySamplesComplete", "StartTest", "StartTestWithLogSettings",
-    "TestMode", "TestScenario", "TestSettings",
+    "TestMode", "TestScenario", "TestSettings", "VectorQuerySample", "VectorQuerySampleResponse",
 ]
 
 
@@ -84,6 +84,14 @@ class QuerySampleResponse:
         return f"QuerySampleResponse(id={self.id}, data={self.data}, size={self.size}, n_tokens={self.n_tokens})"
 
 
+class VectorQuerySample(list):
+    """The official binds std::vector<QuerySample>; a list serves wherever one is accepted."""
+
+
+class VectorQuerySampleResponse(list):
+    """The official binds std::vector<QuerySampleResponse>; a list serves wherever one is accepted."""
+
+
 class TestSettings(_NativeTestSettings):
     """mlperf_loadgen.TestSettings: the native fields, with the official enum types and FromConfig."""
 
@@ -97,13 +105,12 @@ class TestSettings(_NativeTestSettings):
     def FromConfig(self, path: str, model: str, scenario: str, conf_type: int = 1) -> int:  # noqa: N802
         from podium.loadgen import config
 
-        native = _native_settings(self)
-        code, updated = config.from_config_compat(native, path, model, scenario, conf_type, _CONFIG_STATE)
+        updated = _native_settings(self)
+        code = config.from_config_compat(updated, path, model, scenario, conf_type, state=_config_state())
         for f in _FIELDS:
             if f not in ("scenario", "mode"):
                 setattr(self, f, getattr(updated, f))
-        if updated.mode is not native.mode:
-            self.mode = TestMode(updated.mode)  # type: ignore[assignment]
+        self.mode = TestMode(updated.mode)  # type: ignore[assignment]
         return code
 
 
@@ -126,7 +133,16 @@ class LogSettings:
 
 
 _FIELDS = [f for f in _NativeTestSettings.__dataclass_fields__]
-_CONFIG_STATE: Any = None
+_CONFIG_STATE: Any = None  # the process-level FromConfig state, as the official keeps one
+
+
+def _config_state() -> Any:
+    global _CONFIG_STATE
+    if _CONFIG_STATE is None:
+        from podium.loadgen import config
+
+        _CONFIG_STATE = config.ConfigState()
+    return _CONFIG_STATE
 _objects: dict[int, Any] = {}
 _handles = itertools.count(0x5000)
 _objects_lock = threading.Lock()
@@ -167,18 +183,19 @@ class _PySUT:
         self.flush_queries = flush_cb
 
         def issue_query(ids: list[int], indices: list[int], _qs=QuerySample, _cb=issue_cb) -> None:
-            if len(ids) == 1:
-                _cb([_qs(ids[0], indices[0])])
-            else:
-                _cb(list(map(_qs, ids, indices)))
+            _cb(list(map(_qs, ids, indices)))
 
-        self.issue_query = issue_query
+        def issue_one(i: int, index: int, _qs=QuerySample, _cb=issue_cb) -> None:
+            _cb([_qs(i, index)])
+
+        self.issue_query, self.issue_one = issue_query, issue_one
 
 
 class _PyFastSUT:
     def __init__(self, issue_cb: Callable, flush_cb: Callable) -> None:
         self.name = "PyFastSUT"
-        self.issue_query = issue_cb  # already (ids, indices)
+        self.issue_query = lambda ids, indices: issue_cb(list(ids), indices)  # the official passes lists
+        self.issue_one = lambda i, index: issue_cb([i], [index])
         self.flush_queries = flush_cb
 
 
@@ -229,7 +246,8 @@ def StartTestWithLogSettings(sut: int, qsl: int, test_settings: TestSettings,  #
     timeout = float(os.environ.get("PODIUM_COMPLETION_TIMEOUT_S", _session.DEFAULT_COMPLETION_TIMEOUT_S))
     _session.run(s, q, _native_settings(test_settings), _native_log(log_settings),
                  options=_session.RunOptions(audit_config=audit, completion_timeout_s=timeout,
-                                             config_state=_CONFIG_STATE, raise_on_failure=True))
+                                             config_state=_config_state(), compat=True,
+                                             raise_on_failure=True))
 
 
 def QuerySamplesComplete(responses: list, response_cb: Callable | None = None) -> None:  # noqa: N802

@@ -10,10 +10,14 @@ issue time of each query and 8 for the completion time of each sample, on top of
 from __future__ import annotations
 
 import ctypes
+import gc
 import threading
+import time
 from array import array
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from queue import Empty, SimpleQueue
 
 import numpy as np
 
@@ -24,8 +28,11 @@ from podium.loadgen.settings import EffectiveSettings, Mode, Scenario
 
 # How many queries' times are turned into Python ints at a time in the issue loops.
 _CHUNK = 4096
+_ZERO = (0,)
+# From this many ids on, a completion is recorded with numpy rather than a Python loop.
+_VECTOR_MIN = 64
 
-IssueFn = Callable[[list[int], list[int]], None]
+IssueFn = Callable[[Sequence[int], list[int]], None]  # (sample ids, QSL indices)
 # (sequence id, QSL index, response bytes, token count or None); token data: (seq id, bytes)
 AccuracySink = Callable[[int, int, bytes, "int | None"], None]
 
@@ -56,16 +63,19 @@ class IssuePass:
 
     def __init__(self, settings: EffectiveSettings, mode: Mode, schedule: QuerySchedule, seq_base: int,
                  issue: IssueFn, *, accuracy_sink: AccuracySink | None = None,
-                 log_mask: np.ndarray | None = None, first_token_sink: Callable | None = None) -> None:
+                 log_mask: np.ndarray | None = None, first_token_sink: Callable | None = None,
+                 issue_one: Callable[[int, int], None] | None = None) -> None:
         self.settings, self.mode, self.schedule, self.base = settings, mode, schedule, seq_base
         self._issue = issue
+        # A single-sample query may skip building two one-element lists (SUT adapters offer this).
+        self._issue_one = issue_one or (lambda i, x: issue([i], [x]))
         n = len(schedule.sample_index)
         self.n_samples = n
-        self.done = array("q", bytes(8 * n))
-        self.issued = array("q", bytes(8 * schedule.query_count))
+        self.done = array("q", _ZERO) * n
+        self.issued = array("q", _ZERO) * schedule.query_count
         tokens = settings.use_token_latencies
-        self.first_token = array("q", bytes(8 * n)) if tokens else None
-        self.n_tokens = array("q", bytes(8 * n)) if tokens else None
+        self.first_token = array("q", _ZERO) * n if tokens else None
+        self.n_tokens = array("q", _ZERO) * n if tokens else None
         self._qsl_index = schedule.sample_index
         # Which responses are copied to the accuracy log: all in accuracy mode, a sampled mask in
         # performance mode (TEST01-style audits), none otherwise.
@@ -73,77 +83,88 @@ class IssuePass:
         self._log_mask = None if self._log_all else log_mask
         self._sink = accuracy_sink
         self._token_sink = first_token_sink
-        self._lock = threading.Lock()
+        self._logging = accuracy_sink is not None and (self._log_all or self._log_mask is not None)
+        # Completions are counted without a lock (a lock costs more than the rest of a completion):
+        # each call appends its count to a deque (atomic), the issuing thread sums it when it needs to.
+        self._counts: deque[int] = deque()
         self._completed = 0
-        self._target = 1 << 62  # samples to wait for; known once issuing ends
-        self._all_done = threading.Event()
-        # SingleStream/MultiStream: one query outstanding; its last completion releases this lock.
-        self._per_query = settings.scenario in (Scenario.SINGLE_STREAM, Scenario.MULTI_STREAM)
-        self._query_done = threading.Lock()
-        self._remaining = 0
+        # SingleStream/MultiStream: the issuing thread waits for its one outstanding query; a
+        # completion from another thread wakes it through this queue when it is waiting.
+        self._waiting = False
+        self._wake: SimpleQueue[int] = SimpleQueue()
         self.bad_ids: list[int] = []
-        self._stop = False
 
     # ---- completions (any thread) -------------------------------------------------------------
 
     def complete_responses(self, t: int, responses: Sequence, response_cb: Callable | None = None) -> None:
         """Record `responses` (objects with .id, .data address, .size[, .n_tokens]) completed at `t`."""
-        done, base, n = self.done, self.base, self.n_samples
-        logged = None
-        mask = self._log_mask
-        log_all = self._log_all
-        bad = 0
-        with self._lock:
+        good = None
+        if len(responses) > _VECTOR_MIN:
+            good = self._complete_many(t, [r.id for r in responses])
+        if good is None:
+            done, base, n = self.done, self.base, self.n_samples
+            good = 0
             for r in responses:
                 p = r.id - base
                 if not 0 <= p < n or done[p]:
                     self.bad_ids.append(r.id)
-                    bad += 1
                     continue
                 done[p] = t
-                if log_all or (mask is not None and mask[p]):
-                    if logged is None:
-                        logged = []
-                    logged.append((p, r))
-            self._count(len(responses) - bad)
+                good += 1
+        self._counts.append(good)
+        if self._waiting:
+            self._wake.put(1)
         if self.n_tokens is not None:
-            nt = self.n_tokens
-            for r in responses:
-                p = r.id - base
-                if 0 <= p < n:
-                    nt[p] = r.n_tokens
-        if logged is not None:
-            self._log_responses(logged, response_cb)
+            self._record_tokens([(r.id, r.n_tokens) for r in responses])
+        if self._logging:
+            self._log_responses(responses, response_cb)
         if self.bad_ids:
             self._raise_bad()
 
     def complete_ids(self, t: int, ids: Sequence[int], data: Sequence[bytes] | None = None,
                      n_tokens: Sequence[int] | None = None) -> None:
         """Native completion: sequence ids, optional response bytes and token counts, in parallel."""
-        done, base, n = self.done, self.base, self.n_samples
-        bad = 0
-        with self._lock:
-            for i in ids:
-                p = i - base
-                if not 0 <= p < n or done[p]:
-                    self.bad_ids.append(i)
-                    bad += 1
-                    continue
-                done[p] = t
-            self._count(len(ids) - bad)
+        good = self._complete_many(t, ids) if len(ids) > _VECTOR_MIN else None
+        if good is None:
+            good = self._complete_each(t, ids)
+        self._counts.append(good)
+        if self._waiting:
+            self._wake.put(1)
         if n_tokens is not None and self.n_tokens is not None:
-            for i, k in zip(ids, n_tokens):
-                if 0 <= i - base < n:
-                    self.n_tokens[i - base] = k
-        if self._sink is not None and (self._log_all or self._log_mask is not None):
-            mask = self._log_mask
-            for k, i in enumerate(ids):
-                p = i - base
-                if 0 <= p < n and (self._log_all or mask[p]):
-                    tok = n_tokens[k] if n_tokens is not None else None
-                    self._sink(i, int(self._qsl_index[p]), bytes(data[k]) if data is not None else b"", tok)
+            self._record_tokens(zip(ids, n_tokens))
+        if self._logging:
+            empty = [b""] * len(ids) if data is None else data
+            toks = [0] * len(ids) if n_tokens is None else n_tokens
+            self._log_responses([_Resp(i, d, k) for i, d, k in zip(ids, empty, toks)], None)
         if self.bad_ids:
             self._raise_bad()
+
+    def _complete_each(self, t: int, ids: Sequence[int]) -> int:
+        done, base, n = self.done, self.base, self.n_samples
+        good = 0
+        for i in ids:
+            p = i - base
+            if not 0 <= p < n or done[p]:
+                self.bad_ids.append(i)
+                continue
+            done[p] = t
+            good += 1
+        return good
+
+    def _complete_many(self, t: int, ids: Sequence[int]) -> int | None:
+        """A large batch (an Offline query) in one vectorised write; None if any id is bad."""
+        done = np.frombuffer(self.done, dtype=np.int64)  # a view: writes land in self.done
+        if type(ids) is range and ids.step == 1:
+            pos: np.ndarray | slice = slice(ids.start - self.base, ids.stop - self.base)
+            ok = 0 <= pos.start <= pos.stop <= self.n_samples
+        else:
+            pos = np.asarray(ids, dtype=np.int64) - self.base
+            ok = pos.size == 0 or (pos.min() >= 0 and pos.max() < self.n_samples
+                                   and np.unique(pos).size == pos.size)
+        if not ok or done[pos].any():
+            return None  # the element-wise path names the bad ids
+        done[pos] = t
+        return len(ids)
 
     def first_tokens(self, t: int, responses: Sequence, response_cb: Callable | None = None) -> None:
         """FirstTokenComplete: record the first-token time of each response (token latency mode)."""
@@ -154,32 +175,39 @@ class IssuePass:
             p = r.id - base
             if 0 <= p < n and not ft[p]:
                 ft[p] = t
-                if self._token_sink is not None and (self._log_all or (self._log_mask is not None
-                                                                       and self._log_mask[p])):
+                if self._logging and (self._log_all or self._log_mask[p]):
+                    if response_cb is not None:
+                        response_cb(r)
                     self._token_sink(r.id, _read(r))
 
-    def _count(self, k: int) -> None:
-        # Called with self._lock held.
-        self._completed += k
-        if self._per_query:
-            self._remaining -= k
-            if self._remaining == 0:
-                self._query_done.release()
-        if self._completed >= self._target:
-            self._all_done.set()
+    def _record_tokens(self, pairs) -> None:
+        nt, base, n = self.n_tokens, self.base, self.n_samples
+        for i, k in pairs:
+            if 0 <= i - base < n:
+                nt[i - base] = k
 
-    def _log_responses(self, logged: list, response_cb: Callable | None) -> None:
-        if self._sink is None:
-            return
-        for p, r in logged:
+    def _log_responses(self, responses: Sequence, response_cb: Callable | None) -> None:
+        base, n, mask, tokens = self.base, self.n_samples, self._log_mask, self.n_tokens is not None
+        for r in responses:
+            p = r.id - base
+            if not 0 <= p < n or not (self._log_all or mask[p]):
+                continue
             if response_cb is not None:
                 response_cb(r)  # lets the SUT copy device data to the host late (official semantics)
-            self._sink(self.base + p, int(self._qsl_index[p]), _read(r), getattr(r, "n_tokens", None)
-                       if self.n_tokens is not None else None)
+            self._sink(r.id, int(self._qsl_index[p]), _read(r), int(r.n_tokens) if tokens else None)
 
     def _raise_bad(self) -> None:
         ids = ", ".join(str(i) for i in self.bad_ids[:10])
         raise SUTError(f"completion with an unknown or repeated sample id: {ids}")
+
+    def completed(self) -> int:
+        """Samples completed so far (called from the issuing thread)."""
+        counts = self._counts
+        total = self._completed
+        while counts:
+            total += counts.popleft()
+        self._completed = total
+        return total
 
     # ---- issuing (the calling thread) ---------------------------------------------------------
 
@@ -195,6 +223,7 @@ class IssuePass:
         self.start_ns = start
         self._query_timeout_s = completion_timeout_s
         ran_out, n_q = True, 0
+        gc.freeze()  # existing objects leave the collector's view: no long gen-2 pauses while issuing
         with fine_timer_slack():
             try:
                 ran_out, n_q = loop(start, messages)
@@ -206,6 +235,7 @@ class IssuePass:
             except Exception as e:  # noqa: BLE001 - a SUT that raises ends the pass, with its logs
                 exc, n_q = e, self._n_issued
                 messages.append(("error_runtime", f"IssueQuery raised {type(e).__name__}: {e}"))
+        gc.unfreeze()
         n_samples = self._samples_before(n_q)
         missing = self._wait_all(n_samples, 0.0 if exc and n_samples == 0 else completion_timeout_s)
         if missing:
@@ -222,16 +252,23 @@ class IssuePass:
         return int(sched.query_offsets[q])
 
     def _wait_all(self, n_samples: int, timeout_s: float) -> list[int]:
-        with self._lock:
-            self._target = n_samples
-            if self._completed >= n_samples:
-                self._all_done.set()
+        """Wait until the first `n_samples` samples completed, at most `timeout_s`; return the missing.
+
+        Polls: completion times are taken by the completing thread, so when this thread notices
+        does not change any measurement.
+        """
+        deadline = now_ns() + int(timeout_s * 1e9)
+        pause = 20e-6
         try:
-            self._all_done.wait(timeout_s)
+            while self.completed() < n_samples and now_ns() < deadline:
+                time.sleep(pause)
+                pause = min(pause * 2, 0.005)
         except KeyboardInterrupt:
             pass
+        if self.completed() >= n_samples:
+            return []
         done = np.frombuffer(self.done, dtype=np.int64)[:n_samples]
-        return np.flatnonzero(done == 0).tolist() if not self._all_done.is_set() else []
+        return np.flatnonzero(done == 0).tolist()
 
     def _outcome(self, start, n_q, n_samples, ran_out, messages, missing, exc, interrupted) -> PassOutcome:
         sched = self.schedule
@@ -253,9 +290,10 @@ class IssuePass:
 
     _n_issued = 0
 
-    def _query_ids(self, q: int) -> tuple[list[int], list[int]]:
+    def _query_ids(self, q: int) -> tuple[range, list[int]]:
+        """A query's sample ids (consecutive: a range, O(1) memory) and QSL indices."""
         b, e = self.schedule.query_slice(q)
-        return list(range(self.base + b, self.base + e)), self._qsl_index[b:e].tolist()
+        return range(self.base + b, self.base + e), self._qsl_index[b:e].tolist()
 
     def _issue_streams(self, start: int, messages: list) -> tuple[bool, int]:
         """SingleStream/MultiStream: issue a query when the previous one completed (QueryScheduler)."""
@@ -263,24 +301,41 @@ class IssuePass:
         perf = self.mode is not Mode.ACCURACY
         spq, n = sched.samples_per_query, sched.query_count
         min_q, target_ns = s.min_query_count, s.target_duration_ms * 1_000_000
-        issue, issued, base, qd = self._issue, self.issued, self.base, self._query_done
+        issue, issue_one, issued, base, done = self._issue, self._issue_one, self.issued, self.base, self.done
         index = self._qsl_index
-        qd.acquire()
         for q in range(n):
-            if q and not qd.acquire(timeout=self._query_timeout_s):
-                raise _Stalled(q)
             b = q * spq
-            ids, idx = list(range(base + b, base + b + spq)), index[b:b + spq].tolist()
-            self._remaining = spq
+            if q and (not done[b - 1] if spq == 1 else 0 in done[b - spq:b]):
+                self._wait_query(b - spq, b, q)
             t = now_ns()
             issued[q] = t
             self._n_issued = q + 1
-            issue(ids, idx)
+            if spq == 1:
+                issue_one(base + b, int(index[b]))
+            else:
+                issue(range(base + b, base + b + spq), index[b:b + spq].tolist())
             if perf:
                 stop = self._end_check(q + 1, t - start, min_q, target_ns, messages)
                 if stop is not None:
                     return stop, q + 1
         return True, n
+
+    def _wait_query(self, b: int, e: int, q: int) -> None:
+        """Block until samples [b, e) completed; a completion from another thread wakes us."""
+        done, wake = self.done, self._wake
+        deadline = now_ns() + int(self._query_timeout_s * 1e9)
+        self._waiting = True
+        try:
+            while 0 in done[b:e]:
+                remaining = (deadline - now_ns()) / 1e9
+                if remaining <= 0:
+                    raise _Stalled(q)
+                try:
+                    wake.get(timeout=min(remaining, 0.1))
+                except Empty:
+                    pass
+        finally:
+            self._waiting = False
 
     _query_timeout_s = 1e9
 
@@ -324,31 +379,33 @@ class IssuePass:
         """Server: issue each query at start + its scheduled offset; never wait for completions."""
         s, sched = self.settings, self.schedule
         perf = self.mode is not Mode.ACCURACY
-        checks = perf and bool(s.max_async_queries or s.max_query_count or s.max_duration_ms)
         if s.requested.server_coalesce_queries:
             return self._issue_server_coalesced(start, messages, perf)
-        issue, issued, base = self._issue, self.issued, self.base
-        n = sched.query_count
-        q = 0
-        for c0 in range(0, n, _CHUNK):
-            deadlines = (sched.scheduled_ns[c0:c0 + _CHUNK] + start).tolist()
-            indices = self._qsl_index[c0:c0 + _CHUNK].tolist()
-            for k, deadline in enumerate(deadlines):
-                t = now_ns()
-                if t < deadline:
-                    t = wait_until(deadline)
-                issued[q] = t
-                q += 1
-                self._n_issued = q
-                issue([base + q - 1], [indices[k]])
-                if checks and self._server_checks(q, t - start, messages):
-                    return False, q
-        return False, n
+        checks = perf and bool(s.max_async_queries or s.max_query_count or s.max_duration_ms)
+        issue_one = self._issue_one
+        issued, q = self.issued, 0
+        ids = iter(range(self.base, self.base + sched.query_count))
+        try:
+            for c0 in range(0, sched.query_count, _CHUNK):
+                deadlines = (sched.scheduled_ns[c0:c0 + _CHUNK] + start).tolist()
+                indices = self._qsl_index[c0:c0 + _CHUNK].tolist()
+                for deadline, index in zip(deadlines, indices):
+                    t = now_ns()
+                    if t < deadline:
+                        t = wait_until(deadline)
+                    issued[q] = t
+                    q += 1
+                    issue_one(next(ids), index)
+                    if checks and self._server_checks(q, t - start, messages):
+                        return False, q
+        finally:
+            self._n_issued = q
+        return False, q
 
     def _server_checks(self, q: int, elapsed_ns: int, messages: list) -> bool:
         s = self.settings
         if s.max_async_queries:
-            outstanding = q - self._completed
+            outstanding = q - self.completed()
             if outstanding > s.max_async_queries:
                 messages.append(("error_runtime", "IssueQueryThread 0 Ending early: Too many outstanding "
                                  f"queries. issued {q} outstanding {outstanding}"))
@@ -383,6 +440,15 @@ class _Stalled(Exception):
 
     def __init__(self, q: int) -> None:
         super().__init__(f"query {q - 1} did not complete; issuing stopped")
+
+
+class _Resp:
+    """A native completion seen as a compat response, for the accuracy log."""
+
+    __slots__ = ("id", "data", "size", "n_tokens")
+
+    def __init__(self, i: int, data, n_tokens: int) -> None:
+        self.id, self.data, self.size, self.n_tokens = i, data, len(data), n_tokens
 
 
 def _read(r) -> bytes:

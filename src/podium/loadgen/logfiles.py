@@ -14,7 +14,8 @@ Podium writes VALID JSON where the official does not: strings are JSON-escaped (
 them raw, so a `"` or newline in a message breaks its line), non-finite doubles print as
 `Infinity`/`NaN` (the official's `%g` prints `inf`/`nan`, which `json.loads` rejects), empty lists and
 dicts print `[]`/`{}` (the official's vector/map printers emit `]`/`}`), and the trace is valid JSON.
-For every value the official prints as valid JSON, Podium's bytes are the same.
+Every other value (numbers, booleans, arrays, strings without quotes, backslashes or control
+characters) prints byte-for-byte as the official prints it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -39,16 +39,16 @@ import podium
 from podium.loadgen.settings import EffectiveSettings, LogSettings, Scenario, TestSettings
 
 __all__ = [
-    "COMPATIBLE_LOADGEN_VERSION",
     "AccuracyLog",
+    "COMPATIBLE_LOADGEN_VERSION",
     "DetailLog",
     "LogPaths",
     "atomic_write_text",
     "effective_entries",
     "format_value",
     "header_entries",
-    "log_paths",
     "loadgen_version",
+    "log_paths",
     "power_datetime",
     "requested_entries",
     "run_entries",
@@ -214,13 +214,14 @@ def version_entries() -> list[tuple[str, Any]]:
 
 
 def run_entries(*, test_datetime: str, sut_name: str, get_sut_name_duration_ns: int, qsl_name: str,
-                qsl_total_count: int, qsl_performance_count: int) -> list[tuple[str, Any]]:
-    """loadgen.cc StartTest: the entries after the version block. The checker reads `sut_name`
-    ("Network SUT" in the network division) and `qsl_reported_total_count` (accuracy coverage)."""
+                qsl_reported_total_count: int, qsl_reported_performance_count: int) -> list[tuple[str, Any]]:
+    """loadgen.cc StartTest: the entries after the version block, one per argument of the same name.
+    The checker reads `sut_name` ("Network SUT" in the network division) and
+    `qsl_reported_total_count` (accuracy coverage)."""
     return [("test_datetime", test_datetime), ("sut_name", sut_name),
             ("get_sut_name_duration_ns", int(get_sut_name_duration_ns)), ("qsl_name", qsl_name),
-            ("qsl_reported_total_count", int(qsl_total_count)),
-            ("qsl_reported_performance_count", int(qsl_performance_count))]
+            ("qsl_reported_total_count", int(qsl_reported_total_count)),
+            ("qsl_reported_performance_count", int(qsl_reported_performance_count))]
 
 
 def _u64(x: Any) -> int:
@@ -231,27 +232,20 @@ def _str(x: Any) -> str:
     return x.value if hasattr(x, "value") else str(x)
 
 
-# (key suffix, TestSettings attribute, C++ type as printed) — test_settings_internal.cc
-# LogRequestedTestSettings; the C++ types are those of test_settings.h.
-_REQUESTED_BY_SCENARIO: dict[Scenario, tuple[tuple[str, str, Callable[[Any], Any]], ...]] = {
-    Scenario.SINGLE_STREAM: (("single_stream_expected_latency_ns", "single_stream_expected_latency_ns", float),
-                             ("single_stream_target_latency_percentile",
-                              "single_stream_target_latency_percentile", float)),
-    Scenario.MULTI_STREAM: (("multi_stream_expected_latency_ns", "multi_stream_expected_latency_ns", float),
-                            ("multi_stream_target_latency_percentile",
-                             "multi_stream_target_latency_percentile", float),
-                            ("multi_stream_samples_per_query", "multi_stream_samples_per_query", _u64)),
-    Scenario.SERVER: (("server_target_qps", "server_target_qps", float),
-                      ("server_target_latency_ns", "server_target_latency_ns", _u64),
-                      ("server_target_latency_percentile", "server_target_latency_percentile", float),
-                      ("server_coalesce_queries", "server_coalesce_queries", bool),
-                      ("server_find_peak_qps_decimals_of_precision",
-                       "server_find_peak_qps_decimals_of_precision", int),
-                      ("server_find_peak_qps_boundary_step_size",
-                       "server_find_peak_qps_boundary_step_size", float),
-                      ("server_max_async_queries", "server_max_async_queries", _u64),
-                      ("server_num_issue_query_threads", "server_num_issue_query_threads", _u64)),
-    Scenario.OFFLINE: (("offline_expected_qps", "offline_expected_qps", float),),
+# (TestSettings attribute, C++ type as printed): test_settings_internal.cc LogRequestedTestSettings,
+# whose keys are "requested_" + the attribute; the C++ types are those of test_settings.h.
+_REQUESTED_BY_SCENARIO: dict[Scenario, tuple[tuple[str, Callable[[Any], Any]], ...]] = {
+    Scenario.SINGLE_STREAM: (("single_stream_expected_latency_ns", float),
+                             ("single_stream_target_latency_percentile", float)),
+    Scenario.MULTI_STREAM: (("multi_stream_expected_latency_ns", float),
+                            ("multi_stream_target_latency_percentile", float),
+                            ("multi_stream_samples_per_query", _u64)),
+    Scenario.SERVER: (("server_target_qps", float), ("server_target_latency_ns", _u64),
+                      ("server_target_latency_percentile", float), ("server_coalesce_queries", bool),
+                      ("server_find_peak_qps_decimals_of_precision", int),
+                      ("server_find_peak_qps_boundary_step_size", float), ("server_max_async_queries", _u64),
+                      ("server_num_issue_query_threads", _u64)),
+    Scenario.OFFLINE: (("offline_expected_qps", float),),
 }
 _REQUESTED_COMMON = (
     ("min_duration_ms", _u64), ("max_duration_ms", _u64), ("min_query_count", _u64),
@@ -282,8 +276,8 @@ def requested_entries(requested: TestSettings) -> list[tuple[str, Any]]:
     overrides (the official logs those). The checker reads `requested_use_token_latencies`."""
     r = requested
     out: list[tuple[str, Any]] = [("requested_scenario", _str(r.scenario)), ("requested_test_mode", _str(r.mode))]
-    out += [(f"requested_{key}", conv(getattr(r, attr))) for key, attr, conv in _REQUESTED_BY_SCENARIO[r.scenario]]
-    out += [(f"requested_{attr}", conv(getattr(r, attr))) for attr, conv in _REQUESTED_COMMON]
+    for attr, conv in _REQUESTED_BY_SCENARIO[r.scenario] + _REQUESTED_COMMON:
+        out.append((f"requested_{attr}", conv(getattr(r, attr))))
     if r.use_token_latencies:
         out.append(("requested_use_token_latencies", True))
         if r.scenario is not Scenario.OFFLINE:
@@ -392,7 +386,9 @@ def write_trace(path: str | os.PathLike[str], *, scheduled_ns: np.ndarray, issue
     gets the official's async `b`/`e` pair "Sample" (ts = scheduled, completion) with args
     sample_seq, query_seq, sample_idx, issue_start_ns, complete_ns (both relative to scheduled);
     Server adds the "Latency" counter {issue_delay, issue_to_done}. Timestamps are µs with 3 decimals,
-    computed from integers (exact). Events are in sample order, not completion order.
+    computed from integers (exact). Events are in sample order, not completion order. A sample with
+    `complete_ns < 0` (never completed) gets no events, as in the official. `origin_epoch_ns` is the
+    trace origin on the wall clock, in ns (printed as `otherData.ts` in µs).
     """
     pid = os.getpid() if pid is None else int(pid)
     # The official's event texts (logging.h ChromeTracer), sample-major: [counter,] begin, end.
@@ -408,19 +404,23 @@ def write_trace(path: str | os.PathLike[str], *, scheduled_ns: np.ndarray, issue
         for lo in range(0, len(arrays[0]), _TRACE_CHUNK):
             chunk = [a[lo:lo + _TRACE_CHUNK] for a in arrays]
             out.write("".join(row_format % row for row in _trace_rows(first_sample_seq + lo, server, *chunk)))
-        origin_us = int(origin_epoch_ns)
+        origin_ns = int(origin_epoch_ns)
         out.write('{"name":"LastTrace"}\n],\n"displayTimeUnit":"ns",\n"otherData":{\n'
-                  f'"ts":{origin_us // 1000}.{origin_us % 1000:03d},\n'
+                  f'"ts":{origin_ns // 1000}.{origin_ns % 1000:03d},\n'
                   f'"version":{json.dumps(loadgen_version())}\n}}\n}}\n')
 
 
 def _trace_rows(first_seq: int, server: bool, sched: np.ndarray, issued: np.ndarray, done: np.ndarray,
                 idx: np.ndarray, qseq: np.ndarray) -> Iterable[tuple[int, ...]]:
-    """The %-format arguments of each sample's events, built column-wise with numpy."""
+    """The %-format arguments of each completed sample's events, built column-wise with numpy."""
+    seq = np.arange(first_seq, first_seq + len(sched), dtype=np.int64)
+    kept = done >= 0
+    if not kept.all():
+        seq, sched, issued, done, idx, qseq = (a[kept] for a in (seq, sched, issued, done, idx, qseq))
     sched = np.maximum(sched, 0)
-    seq = np.arange(first_seq, first_seq + len(sched), dtype=np.int64).tolist()
     s_us, s_frac = (x.tolist() for x in np.divmod(sched, 1000))
     d_us, d_frac = (x.tolist() for x in np.divmod(np.maximum(done, sched), 1000))
+    seq = seq.tolist()
     delay, latency = (issued - sched).tolist(), (done - sched).tolist()
     columns = [seq, s_us, s_frac, seq, qseq.tolist(), idx.tolist(), delay, latency, seq, d_us, d_frac]
     if server:
@@ -453,9 +453,11 @@ def log_paths(settings: LogSettings, test_datetime: str, *, create: bool = True)
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    """Write `text` to `path` so that readers see the old file or the whole new one, never a part."""
+    """Write `text` to `path` so that readers see the old file or the whole new one, never a part.
+    The temporary file is created with mode 0o666 minus the umask, like a plain `open`."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
             out.write(text)
@@ -463,7 +465,7 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
             os.fsync(out.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 

@@ -154,6 +154,8 @@ class Recorder:
         if self._trace_parts:
             self._write_trace()
             paths["trace"] = str(self.paths.trace)
+        elif not self.paths.trace.exists():
+            self.paths.trace.touch()  # the official layout always has the file, empty when tracing is off
         return Recorded(tuple(self.errors), tuple(self.warnings), paths)
 
     def _write_trace(self) -> None:
@@ -162,7 +164,7 @@ class Recorder:
         logfiles.write_trace(self.paths.trace, scheduled_ns=cat["sched"], issued_ns=cat["issued"],
                              complete_ns=cat["done"], sample_index=cat["index"], query_seq=cat["qseq"],
                              first_sample_seq=self._trace_parts[0]["seq_base"],
-                             origin_epoch_ns=self.origin_epoch_ns // 1000,
+                             origin_epoch_ns=self.origin_epoch_ns,
                              server=any(p["server"] for p in self._trace_parts))
 
 

@@ -31,7 +31,8 @@ class SystemUnderTest(Protocol):
 
     name: str
 
-    def issue_query(self, ids: list[int], indices: list[int], /) -> None: ...
+    def issue_query(self, ids: Sequence[int], indices: list[int], /) -> None:
+        """Start inference on samples `ids` (consecutive ints; a `range`) holding QSL `indices`."""
 
     def flush_queries(self) -> None: ...
 
@@ -56,6 +57,7 @@ class RunOptions:
     audit_config: str | None = None  # audit.config to apply (the official picks ./audit.config up silently)
     config_state: Any = None  # config.ConfigState carrying FromConfig errors into this run's log
     raise_on_failure: bool = False  # raise SUTError/IncompleteRunError/RunAborted after writing the logs
+    compat: bool = False  # read audit.config as leniently as the official (the drop-in API)
 
 
 @dataclass(frozen=True)
@@ -170,16 +172,24 @@ class _Test:
 
     def _overrides(self, settings: TestSettings) -> TestSettings:
         """audit.config (conf_type 2, model '*') then test05 seeds, as StartTest applies them."""
-        if self.opts.config_state is not None:
-            for key, message in getattr(self.opts.config_state, "pending_log", ()):
+        state = self.opts.config_state
+        if state is not None:
+            for key, message in state.take_logged_errors():
                 self.rec.error(key, message)
         if self.opts.audit_config:
             from podium.loadgen import config
 
             self.rec.warning("warning_generic_message", "Found Audit Config file (audit.config). "
                              "Overriding TestSettings from audit.config file.")
-            settings = config.apply_config(settings, self.opts.audit_config, "*",
-                                           settings.scenario.value, conf_type=2)
+            if self.opts.compat:
+                settings = dataclasses.replace(settings)
+                config.from_config_compat(settings, self.opts.audit_config, "*", settings.scenario.value, 2,
+                                          state=state or config.ConfigState())
+                for key, message in (state.take_logged_errors() if state is not None else ()):
+                    self.rec.error(key, message)
+            else:
+                settings = config.apply_config(settings, self.opts.audit_config, "*",
+                                               settings.scenario.value, conf_type=2)
         if settings.test05:
             self.rec.warning("warning_generic_message", "Test05 flag detected Overriding random seeds")
             settings = dataclasses.replace(
@@ -285,7 +295,8 @@ class _Test:
         self.rec.generated(sched)
         mask = self.rec.accuracy_log_mask(eff, mode, sched, self.seq)
         p = IssuePass(eff, mode, sched, self.seq, self.sut.issue_query, accuracy_sink=self.rec.accuracy_sink,
-                      log_mask=mask, first_token_sink=self.rec.token_sink)
+                      log_mask=mask, first_token_sink=self.rec.token_sink,
+                      issue_one=getattr(self.sut, "issue_one", None))
         ACTIVE.pass_ = p
         try:
             outcome = p.run(self.opts.completion_timeout_s)

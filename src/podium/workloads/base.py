@@ -1,0 +1,235 @@
+"""The training workload declaration: what a workload is, as data; the harness (`podium.training`) owns the clock.
+
+A workload names its datasets, model builder, optimizer recipe (and which hyperparameters closed division lets a
+submitter tune), quality target, evaluation cadence, budget and MLPerf identity. The training loop itself is a
+`Program`, built per run from the declaration and a `RunSpec`; the harness drives it block by block.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from podium.core.errors import ConfigError, RuleViolation
+
+
+class Division(enum.Enum):
+    """MLPerf division; its value is the string logged as `submission_division`."""
+
+    CLOSED = "closed"
+    OPEN = "open"
+
+    @property
+    def init_budget_ms(self) -> int:
+        """Untimed initialization allowed before the clock starts (training rules §Run results)."""
+        return 30 * 60_000 if self is Division.CLOSED else 240 * 60_000
+
+    @classmethod
+    def parse(cls, text: str) -> Division:
+        return _parse_enum(cls, text)
+
+
+class Precision(enum.Enum):
+    """Training arithmetic; the value is the `--precision` spelling, `mllog_name` the 6.1 disclosure value."""
+
+    FP32 = "fp32"
+    BF16 = "bf16"
+    FP16 = "fp16"
+
+    @property
+    def mllog_name(self) -> str:
+        return {"fp32": "fp32", "bf16": "bfloat16", "fp16": "fp16"}[self.value]
+
+    @classmethod
+    def parse(cls, text: str) -> Precision:
+        return _parse_enum(cls, text)
+
+
+class Direction(enum.Enum):
+    """Whether a quality metric improves upwards (accuracy) or downwards (loss, perplexity, WER)."""
+
+    HIGHER = "higher"
+    LOWER = "lower"
+
+
+class CadenceUnit(enum.Enum):
+    """What evaluation cadence and budget count: epochs (`epoch_num` in the log) or samples (`samples_count`)."""
+
+    EPOCHS = "epochs"
+    SAMPLES = "samples"
+
+
+def _parse_enum(cls: type[enum.Enum], text: str) -> Any:
+    for member in cls:
+        if member.value == text.lower():
+            return member
+    raise ConfigError(f"unknown {cls.__name__.lower()} {text!r}; one of {', '.join(m.value for m in cls)}")
+
+
+@dataclass(frozen=True)
+class QualityTarget:
+    """The quality a run must reach; logged as `eval_accuracy` whatever the metric (MLPerf convention)."""
+
+    metric: str
+    target: float
+    direction: Direction = Direction.HIGHER
+
+    def reached(self, value: float) -> bool:
+        if not math.isfinite(value):
+            return False
+        return value >= self.target if self.direction is Direction.HIGHER else value <= self.target
+
+
+@dataclass(frozen=True)
+class EvalCadence:
+    """Evaluate every `every` units, the first time after `first` units (default `every`)."""
+
+    unit: CadenceUnit
+    every: int
+    first: int | None = None
+
+    def boundaries(self, limit: int) -> list[int]:
+        """Unit counts at which evaluations happen, up to and including `limit` (the budget)."""
+        points, at = [], self.first or self.every
+        while at < limit:
+            points.append(at)
+            at += self.every
+        return points + [limit]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A closed-division constraint on a tunable hyperparameter; `text` cites where the rule comes from."""
+
+    text: str
+    allows: Callable[[Any, Mapping[str, Any]], bool]   # (value, all resolved hyperparameters) -> ok
+
+
+@dataclass(frozen=True)
+class Hyperparameter:
+    """One hyperparameter, named by its mllog key (e.g. `opt_base_learning_rate`), with its reference value."""
+
+    name: str
+    value: Any
+    tunable: bool = False           # closed division may change it
+    rule: Rule | None = None        # constraint on a tuned value (closed division)
+    logged: bool = True             # written to the mllog (False for Podium-only knobs)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Optimizer recipe: `opt_name`, batch per rank, accumulation, hyperparameters, default precision."""
+
+    optimizer: str
+    per_rank_batch_size: int
+    hyperparameters: tuple[Hyperparameter, ...]
+    gradient_accumulation_steps: int = 1
+    precision: Precision = Precision.FP32
+
+    def resolve(self, overrides: Mapping[str, Any], division: Division) -> dict[str, Any]:
+        """Reference values with `overrides` applied; RuleViolation for what `division` forbids."""
+        known = {h.name: h for h in self.hyperparameters}
+        unknown = sorted(set(overrides) - set(known))
+        if unknown:
+            raise ConfigError(f"unknown hyperparameter {unknown[0]!r}; known: {', '.join(sorted(known))}")
+        resolved = {h.name: overrides.get(h.name, h.value) for h in self.hyperparameters}
+        if division is Division.CLOSED:
+            for h in self.hyperparameters:
+                _check_closed(h, resolved[h.name], resolved)
+        return resolved
+
+
+def _check_closed(h: Hyperparameter, value: Any, resolved: Mapping[str, Any]) -> None:
+    if not h.tunable and value != h.value:
+        raise RuleViolation(f"closed division: {h.name} is fixed at {h.value!r}, got {value!r}",
+                            rule="training rules §Hyperparameters: only the listed parameters may be tuned")
+    if h.rule is not None and not h.rule.allows(value, resolved):
+        raise RuleViolation(f"closed division: {h.name}={value!r} is not allowed", rule=h.rule.text)
+
+
+@dataclass(frozen=True)
+class MLPerfIdentity:
+    """How the logs name the benchmark: `submission_benchmark`, the ruleset, and Podium rule files if any.
+
+    `rules` is None for benchmarks the official checker knows; otherwise Podium's rule files for this
+    benchmark (`closed_<name>.yaml`, `open_<name>.yaml`) ship under `podium/training/rules/training_<ruleset>/`.
+    """
+
+    benchmark: str
+    ruleset: str
+    own_rules: bool = False
+
+
+@dataclass(frozen=True)
+class ReferenceConvergence:
+    """Reference runs' epochs (or samples) to converge at one global batch size: the RCP of this workload."""
+
+    global_batch_size: int
+    to_converge: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything a Program needs for one run; built by the harness."""
+
+    seed: int
+    hyperparameters: Mapping[str, Any]
+    per_rank_batch_size: int
+    gradient_accumulation_steps: int = 1
+    precision: Precision = Precision.FP32
+    rank: int = 0
+    world_size: int = 1
+    run_index: int = 0
+    compile: bool = False
+    device: str = "cpu"
+
+    @property
+    def global_batch_size(self) -> int:
+        return self.per_rank_batch_size * self.world_size * self.gradient_accumulation_steps
+
+
+class Program(Protocol):
+    """One run's training program. The harness calls: build, load_data, then train/evaluate per block.
+
+    `build` is untimed init: it may construct the model and optimizer but must not touch the dataset.
+    `load_data` runs on the clock (training rules §Data set: the clock starts before the data is touched).
+    """
+
+    def build(self) -> None: ...
+
+    def load_data(self) -> None: ...
+
+    def train(self, samples: int) -> float:
+        """Train on the next `samples` training samples (across ranks); return the mean loss."""
+        ...
+
+    def evaluate(self) -> float: ...
+
+    def save(self, directory: Path) -> list[Path]:
+        """Write the trained model (state dict, ONNX) under `directory`; return the files written."""
+        ...
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A training workload, declared as data. A new workload is one small file in `podium/workloads/`."""
+
+    name: str
+    summary: str
+    identity: MLPerfIdentity
+    quality: QualityTarget
+    cadence: EvalCadence
+    budget: int                                  # in cadence units: epochs or samples
+    recipe: Recipe
+    train_samples: int
+    eval_samples: int
+    program: Callable[[Workload, RunSpec], Program]
+    datasets: Callable[[], Any] | None = None    # () -> (train, eval) splits, read inside load_data
+    model: Callable[[], Any] | None = None       # () -> an untrained model
+    reference: ReferenceConvergence | None = None
+    runs: int | None = None                      # None: MLPerf's count for the benchmark
+    extra_log: Mapping[str, Any] = field(default_factory=dict)  # fixed keys logged at init

@@ -1,0 +1,147 @@
+"""The image-classification training program: a torch model, SGD with warmup and linear decay, top-1 eval.
+
+Used by image-classification workloads (`digits`); torch is imported here, on first use, never by the registry.
+Distributed runs (DDP) shard each global batch across ranks; every rank evaluates the whole eval set on identical
+replicas, so every rank reaches the same stop decision without a broadcast.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from pathlib import Path
+from typing import Any
+
+from podium.workloads.base import Precision, RunSpec, Workload
+
+
+class ClassificationProgram:
+    """Program for `Workload`s whose `datasets()` returns ((x_train, y_train), (x_eval, y_eval)) numpy arrays."""
+
+    def __init__(self, workload: Workload, spec: RunSpec) -> None:
+        self.workload, self.spec = workload, spec
+        self.hp = dict(spec.hyperparameters)
+        self._cursor = 0            # training samples consumed so far (global, across ranks)
+        self._order: Any = None     # the current epoch's permutation
+
+    # -- untimed init: model and optimizer only (training rules §Data set: no data before run_start)
+    def build(self) -> None:
+        import torch
+
+        torch.manual_seed(self.spec.seed)
+        self.torch = torch
+        self.model = self.workload.model()
+        self.optimizer = torch.optim.SGD(
+            self.model.parameters(), lr=self.hp["opt_base_learning_rate"], momentum=self.hp["sgd_momentum"],
+            weight_decay=self.hp["opt_weight_decay"], nesterov=True)
+        self.steps_total = self._steps_for(self.workload.budget * self.workload.train_samples)
+        self.step = 0
+        self.train_model = self._wrap(self.model)
+        dtype = {Precision.BF16: torch.bfloat16, Precision.FP16: torch.float16}.get(self.spec.precision)
+        self.autocast_dtype = dtype
+        self.scaler = torch.amp.GradScaler("cpu") if self.spec.precision is Precision.FP16 else None
+
+    def _wrap(self, model: Any) -> Any:
+        if self.spec.world_size > 1:
+            from torch.nn.parallel import DistributedDataParallel
+
+            model = DistributedDataParallel(model)
+        if self.spec.compile:
+            model = self.torch.compile(model)
+        return model
+
+    def _steps_for(self, samples: int) -> int:
+        return math.ceil(samples / self.spec.global_batch_size)
+
+    # -- timed from here on
+    def load_data(self) -> None:
+        torch = self.torch
+        (xt, yt), (xe, ye) = self.workload.datasets()
+        self.x_train, self.y_train = torch.as_tensor(xt), torch.as_tensor(yt)
+        self.x_eval, self.y_eval = torch.as_tensor(xe), torch.as_tensor(ye)
+        self.generator = torch.Generator().manual_seed(self.spec.seed)
+
+    def train(self, samples: int) -> float:
+        self.train_model.train()
+        losses = [self._train_step() for _ in range(self._steps_for(samples))]
+        loss = self.torch.tensor(sum(losses) / max(1, len(losses)))
+        if self.spec.world_size > 1:   # a NaN on any rank reaches every rank, so all ranks abort together
+            import torch.distributed as dist
+
+            dist.all_reduce(loss)
+            loss /= self.spec.world_size
+        return float(loss)
+
+    def _next_indices(self, count: int) -> Any:
+        n = len(self.y_train)
+        chunks = []
+        while count > 0:
+            at = self._cursor % n
+            if at == 0 or self._order is None:
+                self._order = self.torch.randperm(n, generator=self.generator)
+            take = min(count, n - at)
+            chunks.append(self._order[at:at + take])
+            self._cursor += take
+            count -= take
+        return self.torch.cat(chunks)
+
+    def _train_step(self) -> float:
+        spec, torch = self.spec, self.torch
+        self._set_lr()
+        batch = self._next_indices(spec.global_batch_size)
+        micro = batch[spec.rank::spec.world_size].chunk(spec.gradient_accumulation_steps)
+        self.optimizer.zero_grad(set_to_none=True)
+        total = 0.0
+        for idx in micro:
+            with torch.autocast("cpu", dtype=self.autocast_dtype, enabled=self.autocast_dtype is not None):
+                out = self.train_model(self.x_train[idx])
+                loss = torch.nn.functional.cross_entropy(
+                    out.float(), self.y_train[idx], label_smoothing=self.hp["label_smoothing"])
+            scaled = loss / spec.gradient_accumulation_steps
+            (self.scaler.scale(scaled) if self.scaler else scaled).backward()
+            total += float(loss.detach())
+        if self.scaler:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
+        self.step += 1
+        return total / len(micro)
+
+    def _set_lr(self) -> None:
+        """Linear warmup over `opt_learning_rate_warmup_epochs`, then linear decay to zero at the budget."""
+        base = self.hp["opt_base_learning_rate"]
+        warm = self._steps_for(self.hp["opt_learning_rate_warmup_epochs"] * self.workload.train_samples)
+        if self.step < warm:
+            lr = base * (self.step + 1) / warm
+        else:
+            lr = base * max(0.0, 1 - (self.step - warm) / max(1, self.steps_total - warm))
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
+    def evaluate(self) -> float:
+        torch = self.torch
+        self.model.eval()
+        with torch.no_grad(), torch.autocast("cpu", dtype=self.autocast_dtype,
+                                             enabled=self.autocast_dtype is not None):
+            predicted = self.model(self.x_eval).argmax(dim=1)
+        return float((predicted == self.y_eval).float().mean())
+
+    def save(self, directory: Path) -> list[Path]:
+        """The state dict, and an ONNX export for the inference suite (untimed: after run_stop)."""
+        directory.mkdir(parents=True, exist_ok=True)
+        state = directory / "model.pt"
+        self.torch.save(self.model.state_dict(), state)
+        return [state, export_onnx(self.model.eval(), self.x_eval[:1], directory / "model.onnx")]
+
+
+def export_onnx(model: Any, example: Any, path: Path) -> Path:
+    """ONNX export: torch's exporter needs `onnxscript`; without it, the TorchScript exporter is used."""
+    import torch
+
+    dynamo = importlib.util.find_spec("onnxscript") is not None
+    kwargs: dict[str, Any] = {"dynamo": dynamo, "input_names": ["input"], "output_names": ["logits"]}
+    if dynamo:
+        kwargs["verbose"] = False
+    torch.onnx.export(model, (example,), str(path), **kwargs)
+    return path
