@@ -139,7 +139,7 @@ def _query_count(first_late: int, plan: _Plan) -> int:
     min_queries = plan.min_queries
     if plan.bump and first_late > 1:
         if min_queries == 0:
-            pass  # bumped right after the first query (count 1 >= 0)
+            min_queries = plan.bump  # bumped right after the first query (count 1 >= 0)
         if min_queries < first_late:
             min_queries += -(-(first_late - min_queries) // plan.bump) * plan.bump
     return max(first_late, min_queries)

@@ -70,6 +70,6 @@ def disclosure_keys(workload: Workload, spec: RunSpec) -> list[tuple[str, Any]]:
         ("pipeline_parallelism", 1),
         ("context_parallelism", 1),
         ("expert_parallelism", 1),
-        ("micro_batch_size", spec.per_rank_batch_size // spec.gradient_accumulation_steps),
+        ("micro_batch_size", spec.per_rank_batch_size),   # per rank, per accumulation step
         ("config_filename", f"podium.workloads:{workload.name}"),
     ]
