@@ -66,7 +66,7 @@ def test_cache_makes_answers_path_dependent():
     fresh = es.MinPassingQueriesFinder(fast=False)(30, 0.9, 0.0, 0.99)
     used = es.MinPassingQueriesFinder(fast=False)
     assert [used(t, 0.9, 0.0, 0.99) for t in (1, 15, 16, 17)] == [63, 247, 259, 270]
-    # The bracket for t = 30 extrapolates from t = 16, 17 with slope 11: [414, 414 + ...), below 417.
+    # t = 30's bracket extrapolates t = 16, 17 (slope 11): [386, 414], so the answer is clamped to 414.
     assert used(30, 0.9, 0.0, 0.99) == 414 != fresh == 417
 
 

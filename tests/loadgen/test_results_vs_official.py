@@ -119,6 +119,10 @@ RUNS: dict[str, dict] = {
     "server_inferred": dict(scenario="Server", settings=dict(min_duration_ms=100, server_target_qps=5000,
                                                               infer_token_latencies=True,
                                                               token_latency_scaling_factor=7)),
+    "ss_equal_issue": dict(scenario="SingleStream", settings=dict(
+        min_duration_ms=50, single_stream_expected_latency_ns=100_000, sample_concatenate_permutation=True)),
+    "ss_submission": dict(scenario="SingleStream", mode="SubmissionRun", settings=dict(
+        min_duration_ms=50, single_stream_expected_latency_ns=20_000)),
     "accuracy": dict(scenario="SingleStream", mode="AccuracyOnly", trace=False, settings=dict(min_duration_ms=10)),
 }
 # Early stopping over varied query counts and percentiles (SingleStream: exactly N queries).
@@ -208,7 +212,11 @@ class Trace:
 def _parse_trace(path: Path) -> Trace:
     rows, ttft, counters = [], {}, {}
     gen_end = first_loop = None
-    for line in path.read_text().splitlines():
+    text = path.read_text()
+    # A SubmissionRun traces its accuracy passes first: keep what follows the last GenerateQueries.
+    last_gen = max(_ns(ln.partition('"ts":')[2].partition(",")[0])
+                   for ln in text.splitlines() if ln.startswith('{"name":"GenerateQueries"'))
+    for line in text.splitlines():
         if not line.startswith('{"name":'):
             continue
         name = line[9:line.index('"', 9)]
@@ -216,6 +224,8 @@ def _parse_trace(path: Path) -> Trace:
             continue
         obj = json.loads(line.rstrip(","))
         ts = _ns(line.partition('"ts":')[2].partition(",")[0])
+        if ts < last_gen:
+            continue
         if name == "GenerateQueries":
             gen_end = ts + _ns(line.partition('"dur":')[2].partition(",")[0])
         elif name == "SampleLoop":
@@ -325,6 +335,9 @@ def _gap_candidates(tr: Trace, eff: EffectiveSettings, detail: dict[str, str], o
         rates.append((len(tr.seq) - 1, issued, qps[0].rpartition(": ")[2], lambda x: f"{x:.2f}"))
     if eff.use_token_latencies:
         tokens = int((2 + tr.index % 5).sum())
+        tps = [ln for ln in official_summary.splitlines() if ln.startswith("TPS w/ loadgen overhead")]
+        if tps:
+            rates.append((tokens, issued, tps[0].rpartition(": ")[2], lambda x: f"{x:.2f}"))
         for key, t in (("result_token_throughput_with_loadgen_overhead", issued),
                        ("result_completed_tokens_per_second", done)):
             rates.append((tokens, t, detail[key], ostream_double))

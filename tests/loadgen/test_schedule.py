@@ -210,7 +210,8 @@ def test_invalid_requests_raise() -> None:
     with pytest.raises(ValueError, match="out of the loaded set"):
         schedule.generate_queries(same, Mode.PERFORMANCE, loaded)
     with pytest.raises(ValueError, match="positive"):
-        schedule.generate_queries(_effective(Scenario.SERVER, server_target_qps=0.0), Mode.PERFORMANCE, loaded)
+        schedule.generate_queries(_effective(Scenario.SERVER, server_target_qps=0.0), Mode.PERFORMANCE,
+                                  loaded)
 
 
 def test_accuracy_log_threshold() -> None:
@@ -220,9 +221,11 @@ def test_accuracy_log_threshold() -> None:
     target = _effective(Scenario.SERVER, accuracy_log_sampling_target=10)
     assert schedule.accuracy_log_threshold(target) == 10 / 100
     # MultiStream: max(500 * 0.02 * 3, 30 * 3) = 90
-    assert schedule.accuracy_log_threshold(_effective(Scenario.MULTI_STREAM, accuracy_log_sampling_target=9)) == 0.1
+    multi = _effective(Scenario.MULTI_STREAM, accuracy_log_sampling_target=9)
+    assert schedule.accuracy_log_threshold(multi) == 0.1
     # Offline: max(400 * 0.02, min_sample_count = samples_per_query = 30)
-    assert schedule.accuracy_log_threshold(_effective(Scenario.OFFLINE, accuracy_log_sampling_target=3)) == 0.1
+    offline = _effective(Scenario.OFFLINE, accuracy_log_sampling_target=3)
+    assert schedule.accuracy_log_threshold(offline) == 0.1
 
 
 def test_accuracy_log_mask_equals_literal() -> None:

@@ -42,7 +42,8 @@ def _case(scenario: str, mode: str, total: int, count: int, seeds: dict = SEEDS,
 
 
 SS = {"single_stream_expected_latency_ns": 1_000_000, "min_duration_ms": 50}
-MS = {"multi_stream_expected_latency_ns": 2_000_000, "min_duration_ms": 50, "multi_stream_samples_per_query": 8}
+MS = {"multi_stream_expected_latency_ns": 2_000_000, "min_duration_ms": 50,
+      "multi_stream_samples_per_query": 8}
 SERVER = {"server_target_qps": 2000, "min_duration_ms": 100, "min_query_count": 100}
 OFFLINE = {"offline_expected_qps": 1000, "min_duration_ms": 100}
 AUDIT = {"accuracy_log_rng_seed": 1234, "accuracy_log_probability": 0.3}
@@ -50,7 +51,8 @@ AUDIT = {"accuracy_log_rng_seed": 1234, "accuracy_log_probability": 0.3}
 CASES = {
     "ss_performance": _case("SingleStream", "PerformanceOnly", 1000, 256, **SS, min_query_count=400),
     "ss_accuracy": _case("SingleStream", "AccuracyOnly", 300, 128, **SS),
-    "ss_submission_audit": _case("SingleStream", "SubmissionRun", 250, 100, **SS, min_query_count=300, **AUDIT),
+    "ss_submission_audit": _case("SingleStream", "SubmissionRun", 250, 100, **SS, min_query_count=300,
+                                 **AUDIT),
     "ss_equal_issue": _case("SingleStream", "PerformanceOnly", 200, 64, OTHER_SEEDS, **SS, min_query_count=10,
                             sample_concatenate_permutation=True),
     "ss_accuracy_equal_issue": _case("SingleStream", "AccuracyOnly", 150, 64, **SS,
@@ -60,8 +62,9 @@ CASES = {
     "ss_big_set": _case("SingleStream", "PerformanceOnly", 70000, 50000, **SS, min_query_count=120),
     "ms_performance": _case("MultiStream", "PerformanceOnly", 500, 203, **MS, min_query_count=100),
     "ms_accuracy_short_set": _case("MultiStream", "AccuracyOnly", 205, 100, **MS),
-    "ms_submission_target": _case("MultiStream", "SubmissionRun", 120, 50, OTHER_SEEDS, **MS, min_query_count=60,
-                                  accuracy_log_rng_seed=99, accuracy_log_sampling_target=100),
+    "ms_submission_target": _case("MultiStream", "SubmissionRun", 120, 50, OTHER_SEEDS, **MS,
+                                  min_query_count=60, accuracy_log_rng_seed=99,
+                                  accuracy_log_sampling_target=100),
     "ms_unique": _case("MultiStream", "PerformanceOnly", 100, 61, **MS, min_query_count=100,
                        performance_issue_unique=True),
     "ms_equal_issue_bump": _case("MultiStream", "PerformanceOnly", 100, 64, OTHER_SEEDS,
@@ -72,7 +75,8 @@ CASES = {
                          min_duration_ms=200, min_query_count=100),
     "server_submission_audit": _case("Server", "SubmissionRun", 200, 64, **SERVER, **AUDIT),
     "server_equal_issue_bump": _case("Server", "PerformanceOnly", 300, 64, OTHER_SEEDS,
-                                     **{**SERVER, "min_query_count": 10}, sample_concatenate_permutation=True),
+                                     **{**SERVER, "min_query_count": 10},
+                                     sample_concatenate_permutation=True),
     "server_same": _case("Server", "PerformanceOnly", 100, 20, **SERVER, performance_issue_same=True,
                          performance_issue_same_index=3),
     "server_min_queries": _case("Server", "PerformanceOnly", 100, 40, OTHER_SEEDS, server_target_qps=5000,
@@ -135,7 +139,8 @@ def podium_run(config: dict) -> dict:
         n = sched.sample_index.size
         logged = (np.ones(n, dtype=bool) if mode is Mode.ACCURACY
                   else schedule.accuracy_log_mask(eff, sched, first_sample_id))
-        out["accuracy"] += [[first_sample_id + int(i), int(sched.sample_index[i])] for i in np.flatnonzero(logged)]
+        out["accuracy"] += [[first_sample_id + int(i), int(sched.sample_index[i])]
+                            for i in np.flatnonzero(logged)]
         first_sample_id += n
     return out
 
@@ -147,8 +152,8 @@ def test_same_as_official(name: str, official: dict[str, dict]) -> None:
     ref_detail = {k: v for k, v in ref["detail"].items() if k != "errors"}
     assert got["detail"] == ref_detail
     assert len(got["issued"]) == len(ref["issued"]), "the official did not issue every generated query"
-    first_diff = next((q for q, (a, b) in enumerate(zip(got["issued"], ref["issued"])) if a != b), None)
-    assert first_diff is None, f"query {first_diff}: podium {got['issued'][first_diff]} official {ref['issued'][first_diff]}"
+    diff = next((q for q, (a, b) in enumerate(zip(got["issued"], ref["issued"])) if a != b), None)
+    assert diff is None, f"query {diff}: podium {got['issued'][diff]}, official {ref['issued'][diff]}"
     assert got["accuracy"] == sorted(ref["accuracy"])
 
 

@@ -34,8 +34,8 @@ import numpy as np
 
 __all__ = [
     "CONFIDENCE",
-    "TOLERANCE",
     "MinPassingQueriesFinder",
+    "TOLERANCE",
     "lgamma",
     "minimum_queries_and_discards",
     "odds",
@@ -308,6 +308,7 @@ def _consecutive_searches(find: MinPassingQueriesFinder, first: int, queries_iss
     x, q = walker.x, walker.q
     b, f, m, j = walker.b, walker.f, walker.n, walker.k
     t, i, found = 1, first, []
+    n_limit = sure_pass = sure_fail = 0
     while i <= queries_issued:
         lo = int(min_slope + y1)  # (t - x1) * min_slope + y1 with t - x1 = 1
         count = int(float(y1 - y0) + y1 + 1) - lo
@@ -331,8 +332,10 @@ def _consecutive_searches(find: MinPassingQueriesFinder, first: int, queries_iss
                 b = b * (m - j) / m / x
                 f += q * b
                 m -= 1
-            margin = threshold * _MARGINS[n.bit_length()]
-            if f < threshold - margin or (f <= threshold + margin and odds(h, i, p, d) < threshold):
+            if n >= n_limit:  # the margin grows with n's bit length
+                margin = threshold * _MARGINS[n.bit_length()]
+                sure_pass, sure_fail, n_limit = threshold - margin, threshold + margin, 1 << n.bit_length()
+            if f < sure_pass or (f <= sure_fail and odds(h, i, p, d) < threshold):
                 count = step
             else:
                 lo = h + 1

@@ -20,6 +20,7 @@ from podium.loadgen import early_stopping as es
 from podium.loadgen.settings import EffectiveSettings, Scenario
 
 __all__ = [
+    "LatencyStats",
     "PercentileEntry",
     "PerformanceSummary",
     "RawRun",
@@ -238,7 +239,7 @@ def _stats(sorted_ns: np.ndarray, count: int, target_p: float) -> LatencyStats:
 
 
 def _sorted(a: np.ndarray | None) -> np.ndarray:
-    return np.sort(np.asarray(a if a is not None else (), dtype=np.int64), kind="stable")
+    return np.sort(np.asarray(a if a is not None else (), dtype=np.int64))
 
 
 def _valid_tokens(raw: RawRun) -> np.ndarray:
@@ -283,23 +284,7 @@ def summarize(raw: RawRun) -> PerformanceSummary:
     multi = s.scenario is Scenario.MULTI_STREAM and n
     queries = _sorted(raw.query_latencies_ns if multi else None)
     token = _token_fields(raw, n) if (s.use_token_latencies and n) else {}
-    ttft, tpot = token.get("_ttft", _sorted(None)), token.get("_tpot", _sorted(None))
-    if s.use_token_latencies:
-        tpot_es = _early_stopping(s, raw.queries_issued, tpot, queries, s.tpot_latency_ns)
-        ttft_es = (_early_stopping(s, raw.queries_issued, ttft, queries, s.ttft_latency_ns)
-                   if tpot_es.met else _EarlyStopping(False, ""))  # `&&` skips the TTFT call
-        last = ttft_es if tpot_es.met else tpot_es
-        es_fields = dict(early_stopping_met=tpot_es.met and ttft_es.met,
-                         early_stopping_recommendation="",
-                         early_stopping_ttft_recommendation=ttft_es.text,
-                         early_stopping_tpot_recommendation=tpot_es.text,
-                         early_stopping_latency_ss_ns=last.estimate_ss,
-                         early_stopping_latency_ms_ns=last.estimate_ms)
-    else:
-        one = _early_stopping(s, raw.queries_issued, samples, queries, s.target_latency_ns)
-        es_fields = dict(early_stopping_met=one.met, early_stopping_recommendation=one.text,
-                         early_stopping_latency_ss_ns=one.estimate_ss,
-                         early_stopping_latency_ms_ns=one.estimate_ms)
+    es_fields = _early_stopping_fields(raw, samples, queries, token)
     sample_stats = _stats(samples, n, p)
     duration_met, duration_rec = _min_duration_met(raw)
     perf_met, perf_rec = _perf_constraints_met(s, sample_stats, token)
@@ -314,6 +299,24 @@ def summarize(raw: RawRun) -> PerformanceSummary:
         min_queries_met=raw.queries_issued >= s.min_query_count and n >= s.min_sample_count,
         perf_constraints_met=perf_met, perf_constraints_recommendation=perf_rec,
         **es_fields, **{k: v for k, v in token.items() if not k.startswith("_")})
+
+
+def _early_stopping_fields(raw: RawRun, samples: np.ndarray, queries: np.ndarray, token: dict) -> dict:
+    """LogSummary/LogDetail's EarlyStopping calls: one, or TPOT then (if met) TTFT in token mode."""
+    s = raw.settings
+    if not s.use_token_latencies:
+        one = _early_stopping(s, raw.queries_issued, samples, queries, s.target_latency_ns)
+        return dict(early_stopping_met=one.met, early_stopping_recommendation=one.text,
+                    early_stopping_latency_ss_ns=one.estimate_ss, early_stopping_latency_ms_ns=one.estimate_ms)
+    ttft, tpot = token.get("_ttft", _sorted(None)), token.get("_tpot", _sorted(None))
+    tpot_es = _early_stopping(s, raw.queries_issued, tpot, queries, s.tpot_latency_ns)
+    ttft_es = (_early_stopping(s, raw.queries_issued, ttft, queries, s.ttft_latency_ns)
+               if tpot_es.met else _EarlyStopping(False, ""))  # `&&` skips the TTFT call
+    last = ttft_es if tpot_es.met else tpot_es  # the estimates the later call left behind
+    return dict(early_stopping_met=tpot_es.met and ttft_es.met, early_stopping_recommendation="",
+                early_stopping_ttft_recommendation=ttft_es.text,
+                early_stopping_tpot_recommendation=tpot_es.text,
+                early_stopping_latency_ss_ns=last.estimate_ss, early_stopping_latency_ms_ns=last.estimate_ms)
 
 
 def _token_fields(raw: RawRun, n: int) -> dict:

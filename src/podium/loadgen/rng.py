@@ -142,7 +142,10 @@ def uniform_ints(rng: MT19937, ranges: np.ndarray | int, count: int | None = Non
     r_all = np.asarray(ranges, dtype=np.uint64) if not constant else None
     n = int(count if count is not None else 1) if constant else r_all.size
     out = np.empty(n, dtype=np.int64)
-    lo, hi = (int(ranges), int(ranges)) if constant else (int(r_all.min(initial=1)), int(r_all.max(initial=1)))
+    if constant:
+        lo = hi = int(ranges)
+    else:
+        lo, hi = int(r_all.min(initial=1)), int(r_all.max(initial=1))
     if lo < 1 or hi > _TWO32:
         raise ValueError("uniform_ints supports ranges in [1, 2**32]")
     if hi == _TWO32:  # urange == urngrange: the raw output, taken one by one if mixed with others
@@ -210,6 +213,8 @@ def _scalar_block(rng: MT19937, r: np.ndarray, threshold: np.ndarray, out: np.nd
 
 def _shuffle_ranges(n: int) -> tuple[np.ndarray, bool]:
     """The ranges std::shuffle of n elements draws, and whether it takes the paired path."""
+    if n > _TWO32:  # libstdc++ would draw through its upscaling path; 32 GiB of indices anyway
+        raise ValueError(f"shuffles of more than 2**32 elements are not supported (n={n})")
     if n < 2:
         return np.empty(0, dtype=np.uint64), True
     if _MASK32 // n >= n:  # `__urngrange / __urange >= __urange`: two swaps per draw
@@ -242,8 +247,6 @@ def _draw_shuffles(rng: MT19937, n: int, count: int) -> np.ndarray:
     ranges, paired = _shuffle_ranges(n)
     if ranges.size == 0:
         return np.empty((count, 0), dtype=np.int64)
-    if n - 1 >= _MASK32:  # positions past 2**32: libstdc++'s upscaling path, one by one
-        return np.array([[uniform_int(rng, 0, i) for i in range(1, n)] for _ in range(count)])
     draws = uniform_ints(rng, np.tile(ranges, count)).reshape(count, ranges.size)
     return _swap_targets(n, draws, paired)
 
@@ -291,9 +294,6 @@ def skip_shuffles(rng: MT19937, n: int, count: int) -> None:
     """Consume exactly the outputs of `count` std::shuffle calls on n elements (results unused)."""
     ranges, _ = _shuffle_ranges(n)
     if ranges.size == 0 or count == 0:
-        return
-    if n - 1 >= _MASK32:
-        _draw_shuffles(rng, n, count)
         return
     per_block = max(1, _CHUNK // ranges.size)
     while count > 0:

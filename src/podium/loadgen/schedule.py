@@ -107,6 +107,7 @@ class _Plan:
 
 
 def _plan(s: EffectiveSettings, mode: Mode, loaded: LoadableSet) -> _Plan:
+    """GenerateQueries up to its loop: duration, query and sample counts, equal-issue padding."""
     size = loaded.samples.size
     offline = s.scenario is Scenario.OFFLINE
     multiplier = 1 if s.scenario is Scenario.SERVER else 2  # 2x slack: the SUT may beat the estimate
@@ -137,11 +138,8 @@ def _query_count(first_late: int, plan: _Plan) -> int:
     min_queries while time is still short, i.e. min_queries ends as the first of its steps >= first_late.
     """
     min_queries = plan.min_queries
-    if plan.bump and first_late > 1:
-        if min_queries == 0:
-            min_queries = plan.bump  # bumped right after the first query (count 1 >= 0)
-        if min_queries < first_late:
-            min_queries += -(-(first_late - min_queries) // plan.bump) * plan.bump
+    if plan.bump and min_queries < first_late:  # (from 0 the first bump comes at count 1: same result)
+        min_queries += -(-(first_late - min_queries) // plan.bump) * plan.bump
     return max(first_late, min_queries)
 
 
@@ -156,7 +154,7 @@ def _fixed_times(s: EffectiveSettings, plan: _Plan) -> tuple[np.ndarray, int]:
     period = _period_ns(s.target_qps)
     if plan.gen_duration_ns > 0:
         if period <= 0:
-            raise ValueError(f"target_qps {s.target_qps!r} gives a zero query period: the schedule never ends")
+            raise ValueError(f"target_qps {s.target_qps!r} gives a zero query period: endless schedule")
         first_late = -(-plan.gen_duration_ns // period) + 1
     else:
         first_late = 0
@@ -253,7 +251,8 @@ def _take_in_order(order: np.ndarray, count: int, name: str) -> np.ndarray:
 
 def _positions(s: EffectiveSettings, mode: Mode, loaded: LoadableSet, orders: _Orders, rng: _rng.MT19937,
                draws: int, table: np.ndarray | None = None) -> np.ndarray:
-    """Positions in the loaded set for `draws` draws (MultiStream: query starts); `table[position]` if given."""
+    """Positions in the loaded set for `draws` draws (MultiStream: query starts); with `table`, their
+    entries `table[position]`."""
     if s.performance_issue_unique:
         positions = _take_in_order(orders.unique, draws, "unique")
     elif s.performance_issue_same:
@@ -367,7 +366,8 @@ def accuracy_log_threshold(settings: EffectiveSettings) -> float:
     return s.accuracy_log_sampling_target / expected if expected else math.inf
 
 
-def accuracy_log_mask(settings: EffectiveSettings, schedule: QuerySchedule, first_sample_id: int) -> np.ndarray:
+def accuracy_log_mask(settings: EffectiveSettings, schedule: QuerySchedule,
+                      first_sample_id: int) -> np.ndarray:
     """Which samples of a performance pass have their response logged (bool per sample of `schedule`).
 
     Each sample's QueryMetadata draws a uniform u from its StartTest's SequenceGen, a default-seeded

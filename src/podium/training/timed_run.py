@@ -48,6 +48,7 @@ class TimedRun:
     log: MLLogWriter
     observer: RunObserver = field(default_factory=SilentObserver)
     sync: Callable[[], None] = lambda: None
+    program: Program | None = None
     _evaluations: list[Evaluation] = field(default_factory=list)
 
     def execute(self) -> RunRecord:
@@ -82,7 +83,7 @@ class TimedRun:
         init_start_ms = self.log.start("init_start")
         for key, value in submission_keys(self.workload, self.submission) + run_keys(self.workload, self.spec):
             self.log.event(key, value)
-        program = self.workload.program(self.workload, self.spec)
+        program = self.program = self.workload.program(self.workload, self.spec)
         program.build()
         self.sync()
         init_stop_ms = self.log.end("init_stop")
