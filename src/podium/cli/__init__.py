@@ -11,12 +11,14 @@ from podium.core.errors import PodiumError
 
 def build_parser() -> argparse.ArgumentParser:
     from podium.cli import loadgen_cmd, run_cmd
+    from podium.cli import list_cmd, train_cmd
 
     p = argparse.ArgumentParser(prog="podium", description="MLPerf-style benchmarking.")
     p.add_argument("--version", action="version", version=f"podium {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     run_cmd.register(sub)
     loadgen_cmd.register(sub)
+    train_cmd.register(sub); list_cmd.register(sub)
     return p
 
 

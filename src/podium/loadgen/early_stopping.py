@@ -220,7 +220,9 @@ class MinPassingQueriesFinder:
     def walker_near(self, p: float, d: float, n: int, k: int) -> _TailWalker:
         """The (p, d) walker, reseeded with a literal odds value when it is far from (n, k)."""
         walker = self._walkers.get((p, d))
-        if walker is None or abs(walker.n - n) + abs(walker.k - k) > self._MAX_WALK:
+        if (walker is None or abs(walker.n - n) + abs(walker.k - k) > self._MAX_WALK
+                # seeded where the pmf underflows (it would stay 0) or where the series overflowed
+                or not (walker.b >= 1e-280 and 0.0 <= walker.f <= 1.0)):
             walker = self._walkers[(p, d)] = _TailWalker(p - d, n, k, odds(n - k, k, p, d))
         return walker
 
@@ -290,14 +292,14 @@ def _consecutive_searches(find: MinPassingQueriesFinder, first: int, queries_iss
                           d: float, c: float) -> int:
     """`find(i)` for i = first, first + 1, ... until queries_issued < h(i) + i; returns the loop's t.
 
-    When the cache holds exactly the keys 1 .. first - 1 (a fresh finder) each bracket comes from
-    h(i - 1) and h(i - 2), so the searches run here inline, with the walker's state in locals (the
+    When the cache's largest keys are first - 2 and first - 1 (as in a fresh finder) each bracket
+    comes from h(i - 1) and h(i - 2), so the searches run here inline, with the walker's state in locals (the
     hot loop: 60k searches for 600k queries); the cache is filled as the literal calls would fill it.
     Otherwise the calls go through `find`.
     """
     cache = find.cache(p, d, c)
     keys, hs = cache.keys, cache.h
-    if len(keys) != first - 1 or (keys and keys[-1] != first - 1) or first < 3:
+    if len(keys) < 2 or keys[-1] != first - 1 or keys[-2] != first - 2:
         for i in range(first, queries_issued + 1):
             if queries_issued < find(i, p, d, c) + i:
                 return i - 1

@@ -43,6 +43,7 @@ class CampaignConfig:
     overrides: Mapping[str, Any] = field(default_factory=dict)
     per_rank_batch_size: int | None = None
     compile: bool = False
+    device: str = "cpu"                      # torch device of every rank ("cuda:<local rank>" under NCCL)
     check_compliance: bool = True            # run the official compliance checker after each run (if installed)
     save_models: bool = True
 
@@ -98,7 +99,8 @@ def plan_specs(workload: Workload, config: CampaignConfig, dist: Distribution) -
                     per_rank_batch_size=config.per_rank_batch_size or workload.recipe.per_rank_batch_size,
                     gradient_accumulation_steps=workload.recipe.gradient_accumulation_steps,
                     precision=config.precision or workload.recipe.precision, rank=dist.rank,
-                    world_size=dist.world_size, run_index=i, compile=config.compile)
+                    world_size=dist.world_size, run_index=i, compile=config.compile,
+                    device=config.device)
             for i, seed in enumerate(seeds_for(config, count))]
 
 
@@ -115,6 +117,7 @@ class Campaign:
         self.specs = plan_specs(self.workload, self.config, self.dist)
         self.layout = SubmissionLayout(self.config.out, self.config.system, self.workload.identity.benchmark)
         self.rules_config: Path | None = None
+        self.result: CampaignResult | None = None   # set when the campaign ends, also when interrupted
 
     @property
     def is_writer(self) -> bool:
@@ -184,6 +187,7 @@ class Campaign:
             convergence=self._convergence(records), layout=self.layout, interrupted=interrupted)
         if self.is_writer:
             write_json_atomic(self.layout.campaign_record, result.to_json())
+        self.result = result
         return result
 
     def _convergence(self, records: list[RunRecord]) -> ConvergenceVerdict | None:

@@ -30,7 +30,8 @@ class ClassificationProgram:
 
         torch.manual_seed(self.spec.seed)
         self.torch = torch
-        self.model = self.workload.model()
+        self.device = torch.device(self.spec.device)
+        self.model = self.workload.model().to(self.device)
         self.optimizer = torch.optim.SGD(
             self.model.parameters(), lr=self.hp["opt_base_learning_rate"], momentum=self.hp["sgd_momentum"],
             weight_decay=self.hp["opt_weight_decay"], nesterov=True)
@@ -39,13 +40,14 @@ class ClassificationProgram:
         self.train_model = self._wrap(self.model)
         dtype = {Precision.BF16: torch.bfloat16, Precision.FP16: torch.float16}.get(self.spec.precision)
         self.autocast_dtype = dtype
-        self.scaler = torch.amp.GradScaler("cpu") if self.spec.precision is Precision.FP16 else None
+        self.scaler = torch.amp.GradScaler(self.device.type) if self.spec.precision is Precision.FP16 else None
 
     def _wrap(self, model: Any) -> Any:
         if self.spec.world_size > 1:
             from torch.nn.parallel import DistributedDataParallel
 
-            model = DistributedDataParallel(model)
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            model = DistributedDataParallel(model, device_ids=ids)
         if self.spec.compile:
             model = self.torch.compile(model)
         return model
@@ -57,14 +59,14 @@ class ClassificationProgram:
     def load_data(self) -> None:
         torch = self.torch
         (xt, yt), (xe, ye) = self.workload.datasets()
-        self.x_train, self.y_train = torch.as_tensor(xt), torch.as_tensor(yt)
-        self.x_eval, self.y_eval = torch.as_tensor(xe), torch.as_tensor(ye)
+        self.x_train, self.y_train = (torch.as_tensor(a, device=self.device) for a in (xt, yt))
+        self.x_eval, self.y_eval = (torch.as_tensor(a, device=self.device) for a in (xe, ye))
         self.generator = torch.Generator().manual_seed(self.spec.seed)
 
     def train(self, samples: int) -> float:
         self.train_model.train()
         losses = [self._train_step() for _ in range(self._steps_for(samples))]
-        loss = self.torch.tensor(sum(losses) / max(1, len(losses)))
+        loss = self.torch.tensor(sum(losses) / max(1, len(losses)), device=self.device)
         if self.spec.world_size > 1:   # a NaN on any rank reaches every rank, so all ranks abort together
             import torch.distributed as dist
 
@@ -88,12 +90,12 @@ class ClassificationProgram:
     def _train_step(self) -> float:
         spec, torch = self.spec, self.torch
         self._set_lr()
-        batch = self._next_indices(spec.global_batch_size)
+        batch = self._next_indices(spec.global_batch_size).to(self.device)
         micro = batch[spec.rank::spec.world_size].chunk(spec.gradient_accumulation_steps)
         self.optimizer.zero_grad(set_to_none=True)
         total = 0.0
         for idx in micro:
-            with torch.autocast("cpu", dtype=self.autocast_dtype, enabled=self.autocast_dtype is not None):
+            with torch.autocast(self.device.type, dtype=self.autocast_dtype, enabled=self.autocast_dtype is not None):
                 out = self.train_model(self.x_train[idx])
                 loss = torch.nn.functional.cross_entropy(
                     out.float(), self.y_train[idx], label_smoothing=self.hp["label_smoothing"])
@@ -122,7 +124,7 @@ class ClassificationProgram:
     def evaluate(self) -> float:
         torch = self.torch
         self.model.eval()
-        with torch.no_grad(), torch.autocast("cpu", dtype=self.autocast_dtype,
+        with torch.no_grad(), torch.autocast(self.device.type, dtype=self.autocast_dtype,
                                              enabled=self.autocast_dtype is not None):
             predicted = self.model(self.x_eval).argmax(dim=1)
         return float((predicted == self.y_eval).float().mean())

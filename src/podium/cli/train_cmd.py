@@ -1,0 +1,191 @@
+"""`podium train WORKLOAD`: time to train, MLPerf style — N runs, live progress, a table, the olympic score."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from podium.core.errors import ConfigError, RunAborted
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a workload to its target, N runs, olympic score")
+    p.add_argument("workload", help="a workload name (see `podium list workloads`)")
+    p.add_argument("--runs", type=int, help="number of runs (default: MLPerf's count for the benchmark)")
+    p.add_argument("--division", default="closed", choices=["closed", "open"])
+    p.add_argument("--precision", choices=["fp32", "bf16", "fp16"], help="default: the recipe's")
+    p.add_argument("--seed", type=int, help="seed of run 1; run i uses seed + i - 1 (default: random)")
+    p.add_argument("--out", default="podium-out/training", help="output folder (MLPerf results layout)")
+    p.add_argument("--system", default="cpu", help="system name in results/<system>/ and the log")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a hyperparameter (closed division: only tunable ones)")
+    p.add_argument("--batch-size", type=int, help="per-rank batch size")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model")
+    p.add_argument("--device", default="auto", help="torch device for one process (default: cuda if present)")
+    p.add_argument("--no-check", action="store_true", help="skip the official compliance checker")
+    p.add_argument("--no-models", action="store_true", help="do not keep trained models")
+    g = p.add_argument_group("distributed (torchrun)")
+    g.add_argument("--nproc", type=int, default=1, help="processes (ranks) on this node")
+    g.add_argument("--nnodes", type=int, default=1)
+    g.add_argument("--node-rank", type=int, default=0)
+    g.add_argument("--rdzv-endpoint", help="HOST:PORT of the rendezvous, for multi-node runs")
+    p.set_defaults(func=cmd_train)
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, Any]:
+    """KEY=VALUE pairs; values are JSON when they parse as JSON (numbers, true), else strings."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set expects KEY=VALUE, got {pair!r}")
+        try:
+            out[key] = json.loads(text)
+        except json.JSONDecodeError:
+            out[key] = text
+    return out
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from podium.training import distributed
+
+    if args.nproc > 1 and not distributed.in_worker():
+        return _launch(args)
+    return _train_here(args)
+
+
+def _launch(args: argparse.Namespace) -> int:
+    """Re-run this command as --nproc ranks under torchrun, with one seed chosen here for all ranks."""
+    import secrets
+
+    from podium.training import distributed
+
+    seed = args.seed if args.seed is not None else secrets.randbelow(2**30)
+    rdzv = distributed.Rendezvous(nnodes=args.nnodes, node_rank=args.node_rank, endpoint=args.rdzv_endpoint)
+    return distributed.launch(args.nproc, worker_argv(args, seed), rdzv)
+
+
+def worker_argv(args: argparse.Namespace, seed: int) -> list[str]:
+    """The `podium train ...` arguments each rank runs with (rendezvous options stay with torchrun)."""
+    argv = ["train", args.workload, "--division", args.division, "--seed", str(seed), "--out", args.out,
+            "--system", args.system, "--nproc", str(args.nproc), "--device", args.device]
+    for flag, value in (("--runs", args.runs), ("--precision", args.precision), ("--batch-size", args.batch_size)):
+        if value is not None:
+            argv += [flag, str(value)]
+    for flag, on in (("--compile", args.compile), ("--no-check", args.no_check), ("--no-models", args.no_models)):
+        argv += [flag] if on else []
+    for pair in args.set:
+        argv += ["--set", pair]
+    return argv
+
+
+def _train_here(args: argparse.Namespace) -> int:
+    from podium.training import Campaign, distributed
+    from podium.training.campaign import CampaignConfig, Distribution
+    from podium.workloads import WORKLOADS
+    from podium.workloads.base import Division, Precision
+
+    workload = WORKLOADS.get(args.workload)
+    dist, device = (distributed.join() if distributed.in_worker() else (Distribution(), _device(args.device)))
+    config = CampaignConfig(
+        runs=args.runs, division=Division.parse(args.division),
+        precision=Precision.parse(args.precision) if args.precision else None, seed=args.seed,
+        out=Path(args.out), system=args.system, overrides=parse_overrides(args.set),
+        per_rank_batch_size=args.batch_size, compile=args.compile, device=device,
+        check_compliance=not args.no_check, save_models=not args.no_models)
+    display = ProgressDisplay(workload, enabled=dist.rank == 0)
+    campaign = Campaign(workload, config, display, dist)   # refuses bad settings here, before any init
+    try:
+        result = campaign.run()
+    except RunAborted:
+        if campaign.result is not None:
+            display.table(campaign.result)
+        raise
+    finally:
+        distributed.leave()
+    display.table(result)
+    return 0 if result.score.valid else 1
+
+
+def _device(requested: str) -> str:
+    if requested != "auto":
+        return requested
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        return "cpu"
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@dataclass
+class ProgressDisplay:
+    """Live progress (run i/N, epoch or samples, metric against target, elapsed) and the final table."""
+
+    workload: Any
+    enabled: bool = True
+    stream: IO[str] = field(default_factory=lambda: sys.stdout)
+    _total: int = 0
+
+    def _print(self, text: str, end: str = "\n") -> None:
+        if self.enabled:
+            print(text, end=end, file=self.stream, flush=True)
+
+    def run_started(self, index: int, total: int, seed: int) -> None:
+        self._total = total
+        self._print(f"run {index + 1}/{total}  seed {seed}", end="" if self.stream.isatty() else "\n")
+
+    def evaluated(self, index: int, evaluation: Any) -> None:
+        q, unit = self.workload.quality, self.workload.cadence.unit.value
+        sign = ">=" if q.direction.value == "higher" else "<="
+        text = (f"run {index + 1}/{self._total}  {unit[:-1]} {evaluation.progress:g}  {q.metric} "
+                f"{evaluation.value:.4f} (target {sign} {q.target:g})  {evaluation.elapsed_ms / 1000:.1f} s")
+        if self.stream.isatty():
+            self._print("\r" + text.ljust(78), end="")
+
+    def run_finished(self, record: Any) -> None:
+        if self.stream.isatty():
+            self._print("\r" + " " * 78, end="\r")
+        outcome = "converged" if record.converged else f"aborted: {record.reason}"
+        seconds = "-" if record.duration_ms is None else f"{record.duration_ms / 1000:.2f} s"
+        self._print(f"run {record.index + 1}/{self._total}  {seconds}  {outcome}")
+
+    def table(self, result: Any) -> None:
+        for line in result_table(result, self.workload.cadence.unit.value):
+            self._print(line)
+
+
+def result_table(result: Any, unit: str) -> list[str]:
+    """The final table: each run's time, converged or not, seed, and the olympic score; `unit` of progress."""
+    lines = [f"{'run':>3}  {'seed':>10}  {'time (s)':>9}  {'converged':>9}  {unit:>8}  {'log':>6}  note",
+             "-" * 72]
+    for r in result.records:
+        seconds = "-" if r.duration_ms is None else f"{r.duration_ms / 1000:.3f}"
+        log = "-" if r.compliance is None else ("ok" if r.compliance.passed else "FAIL")
+        note = "" if r.converged else r.reason
+        if r.compliance is not None and not r.compliance.passed and r.compliance.messages:
+            note = (note + "; " if note else "") + r.compliance.messages[0].splitlines()[0]
+        lines.append(f"{r.index + 1:>3}  {r.seed:>10}  {seconds:>9}  {'yes' if r.converged else 'no':>9}  "
+                     f"{'-' if r.to_converge is None else f'{r.to_converge:g}':>8}  {log:>6}  {note}")
+    lines.append("-" * 72)
+    lines.append(_score_line(result))
+    if result.convergence is not None:
+        c = result.convergence
+        lines.append(f"convergence vs reference: {'passed' if c.passed else 'FAILED'} ({c.message})")
+    lines.append(f"logs: {result.layout.results_dir}")
+    return lines
+
+
+def _score_line(result: Any) -> str:
+    s = result.score
+    n = len(result.records)
+    count = f"{n} runs" + ("" if n == result.runs_required else f" (MLPerf requires {result.runs_required})")
+    if s.valid:
+        return f"olympic score ({result.benchmark}, {result.division.value}): {s.minutes:.4f} min " \
+               f"({s.minutes * 60:.2f} s) over {count}"
+    return f"no valid score ({count}): {s.reason}"

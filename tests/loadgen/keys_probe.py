@@ -1,0 +1,43 @@
+"""Run one short test with an inline SUT on `mlperf_loadgen` (or whatever module is aliased to that name).
+
+    python keys_probe.py '{"scenario": "Server", "mode": "PerformanceOnly", "outdir": "...",
+                           "tokens": false, "settings": {...}}'
+With "tokens", the SUT reports a first token (FirstTokenComplete, not in Offline) and then completes
+each sample with n_tokens = 2 + index % 5 and 4 bytes of data, as an LLM SUT does.
+"""
+
+from __future__ import annotations
+
+import array
+import json
+import sys
+
+import mlperf_loadgen as lg
+
+cfg = json.loads(sys.argv[1])
+payload = array.array("B", b"\x01\x02\x03\x04")
+ADDR = payload.buffer_info()[0]
+
+
+def issue(samples):
+    if cfg.get("tokens"):
+        if cfg["scenario"] != "Offline":
+            lg.FirstTokenComplete([lg.QuerySampleResponse(s.id, ADDR, 2) for s in samples])
+        lg.QuerySamplesComplete([lg.QuerySampleResponse(s.id, ADDR, 4, 2 + s.index % 5) for s in samples])
+    else:
+        lg.QuerySamplesComplete([lg.QuerySampleResponse(s.id, ADDR, 4) for s in samples])
+
+
+settings = lg.TestSettings()
+settings.scenario = getattr(lg.TestScenario, cfg["scenario"])
+settings.mode = getattr(lg.TestMode, cfg["mode"])
+for key, value in cfg.get("settings", {}).items():
+    setattr(settings, key, value)
+log = lg.LogSettings()
+log.log_output.outdir = cfg["outdir"]
+log.enable_trace = False
+sut = lg.ConstructSUT(issue, lambda: None)
+qsl = lg.ConstructQSL(cfg.get("total", 256), cfg.get("performance_count", 128), lambda i: None, lambda i: None)
+lg.StartTestWithLogSettings(sut, qsl, settings, log)
+lg.DestroyQSL(qsl)
+lg.DestroySUT(sut)
