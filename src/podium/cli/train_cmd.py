@@ -106,7 +106,8 @@ def _train_here(args: argparse.Namespace) -> int:
             display.table(campaign.result)
         raise
     finally:
-        distributed.leave()
+        if distributed.in_worker():
+            distributed.leave()
     display.table(result)
     return 0 if result.score.valid else 1
 
