@@ -72,7 +72,7 @@ def _launch(args: argparse.Namespace) -> int:
 def worker_argv(args: argparse.Namespace, seed: int) -> list[str]:
     """The `podium train ...` arguments each rank runs with (rendezvous options stay with torchrun)."""
     argv = ["train", args.workload, "--division", args.division, "--seed", str(seed), "--out", args.out,
-            "--system", args.system, "--nproc", str(args.nproc), "--device", args.device]
+            "--system", args.system, "--device", args.device]   # no --nproc: torchrun would take it
     for flag, value in (("--runs", args.runs), ("--precision", args.precision), ("--batch-size", args.batch_size)):
         if value is not None:
             argv += [flag, str(value)]

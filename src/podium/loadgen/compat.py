@@ -189,6 +189,8 @@ class _PySUT:
             _cb([_qs(i, index)])
 
         self.issue_query, self.issue_one = issue_query, issue_one
+        # Offline: the QuerySample list is built with the pre-generated schedule, before the clock.
+        self.prepare = (lambda ids, indices: list(map(QuerySample, ids, indices)), issue_cb)
 
 
 class _PyFastSUT:
@@ -196,6 +198,7 @@ class _PyFastSUT:
         self.name = "PyFastSUT"
         self.issue_query = lambda ids, indices: issue_cb(list(ids), indices)  # the official passes lists
         self.issue_one = lambda i, index: issue_cb([i], [index])
+        self.prepare = (lambda ids, indices: (list(ids), indices), lambda a: issue_cb(*a))
         self.flush_queries = flush_cb
 
 

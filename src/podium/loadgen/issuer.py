@@ -64,11 +64,15 @@ class IssuePass:
     def __init__(self, settings: EffectiveSettings, mode: Mode, schedule: QuerySchedule, seq_base: int,
                  issue: IssueFn, *, accuracy_sink: AccuracySink | None = None,
                  log_mask: np.ndarray | None = None, first_token_sink: Callable | None = None,
-                 issue_one: Callable[[int, int], None] | None = None) -> None:
+                 issue_one: Callable[[int, int], None] | None = None,
+                 prepare: tuple[Callable, Callable] | None = None) -> None:
         self.settings, self.mode, self.schedule, self.base = settings, mode, schedule, seq_base
         self._issue = issue
         # A single-sample query may skip building two one-element lists (SUT adapters offer this).
         self._issue_one = issue_one or (lambda i, x: issue([i], [x]))
+        # Offline queries are turned into the SUT's argument before the clock starts.
+        self._prepare, self._issue_prepared = prepare or (lambda ids, idx: (ids, idx), lambda a: issue(*a))
+        self._prepared: list = []
         n = len(schedule.sample_index)
         self.n_samples = n
         self.done = array("q", _ZERO) * n
@@ -219,6 +223,8 @@ class IssuePass:
         messages: list[tuple[str, str]] = []
         exc: BaseException | None = None
         interrupted = False
+        if s.scenario is Scenario.OFFLINE:
+            self._prepared = [self._prepare(*self._query_ids(q)) for q in range(self.schedule.query_count)]
         start = now_ns()
         self.start_ns = start
         self._query_timeout_s = completion_timeout_s
@@ -296,28 +302,38 @@ class IssuePass:
         return range(self.base + b, self.base + e), self._qsl_index[b:e].tolist()
 
     def _issue_streams(self, start: int, messages: list) -> tuple[bool, int]:
-        """SingleStream/MultiStream: issue a query when the previous one completed (QueryScheduler)."""
+        """SingleStream/MultiStream: issue a query when the previous one completed (QueryScheduler).
+
+        The end conditions are checked after each issue, as IssueQueriesInternal does; the cheap
+        comparison runs inline and the bookkeeping only when one of them may hold.
+        """
         s, sched = self.settings, self.schedule
         perf = self.mode is not Mode.ACCURACY
         spq, n = sched.samples_per_query, sched.query_count
         min_q, target_ns = s.min_query_count, s.target_duration_ms * 1_000_000
+        limits = bool(s.max_query_count or s.max_duration_ms)
         issue, issue_one, issued, base, done = self._issue, self._issue_one, self.issued, self.base, self.done
-        index = self._qsl_index
-        for q in range(n):
-            b = q * spq
-            if q and (not done[b - 1] if spq == 1 else 0 in done[b - spq:b]):
-                self._wait_query(b - spq, b, q)
-            t = now_ns()
-            issued[q] = t
-            self._n_issued = q + 1
-            if spq == 1:
-                issue_one(base + b, int(index[b]))
-            else:
-                issue(range(base + b, base + b + spq), index[b:b + spq].tolist())
-            if perf:
-                stop = self._end_check(q + 1, t - start, min_q, target_ns, messages)
-                if stop is not None:
-                    return stop, q + 1
+        q = 0
+        try:
+            for c0 in range(0, n, _CHUNK):
+                indices = self._qsl_index[c0 * spq:(c0 + _CHUNK) * spq].tolist()
+                for k in range(min(_CHUNK, n - c0)):
+                    b = q * spq
+                    if q and (not done[b - 1] if spq == 1 else 0 in done[b - spq:b]):
+                        self._wait_query(b - spq, b, q)
+                    t = now_ns()
+                    issued[q] = t
+                    q += 1
+                    if spq == 1:
+                        issue_one(base + b, indices[k])
+                    else:
+                        issue(range(base + b, base + b + spq), indices[k * spq:(k + 1) * spq])
+                    if perf and ((q >= min_q and t - start >= target_ns) or limits):
+                        stop = self._end_check(q, t - start, min_q, target_ns, messages)
+                        if stop is not None:
+                            return stop, q
+        finally:
+            self._n_issued = q
         return True, n
 
     def _wait_query(self, b: int, e: int, q: int) -> None:
@@ -361,19 +377,20 @@ class IssuePass:
         return None
 
     def _issue_offline(self, start: int, messages: list) -> tuple[bool, int]:
-        """Offline: every query at the start (one in performance mode, a remainder in accuracy mode)."""
-        n = self.schedule.query_count
-        for q in range(n):
-            ids, idx = self._query_ids(q)
-            t = now_ns()
-            self.issued[q] = t
+        """Offline: every query at the start (one in performance mode, a remainder in accuracy mode).
+
+        The SUT's argument (e.g. the list of QuerySample objects the drop-in API hands over) is built
+        with the rest of the pre-generated schedule, before the clock starts (see `run`).
+        """
+        for q, prepared in enumerate(self._prepared):
+            self.issued[q] = now_ns()
             self._n_issued = q + 1
-            self._issue(ids, idx)
+            self._issue_prepared(prepared)
             if self.mode is not Mode.ACCURACY:
                 messages.append(("generic_message",
                                  "Ending naturally: Minimum query count and test duration met."))
                 return False, q + 1
-        return True, n
+        return True, len(self._prepared)
 
     def _issue_server(self, start: int, messages: list) -> tuple[bool, int]:
         """Server: issue each query at start + its scheduled offset; never wait for completions."""

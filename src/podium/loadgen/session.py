@@ -296,7 +296,7 @@ class _Test:
         mask = self.rec.accuracy_log_mask(eff, mode, sched, self.seq)
         p = IssuePass(eff, mode, sched, self.seq, self.sut.issue_query, accuracy_sink=self.rec.accuracy_sink,
                       log_mask=mask, first_token_sink=self.rec.token_sink,
-                      issue_one=getattr(self.sut, "issue_one", None))
+                      issue_one=getattr(self.sut, "issue_one", None), prepare=getattr(self.sut, "prepare", None))
         ACTIVE.pass_ = p
         try:
             outcome = p.run(self.opts.completion_timeout_s)
