@@ -72,7 +72,7 @@ class Bench:
 
     def server_peak(self, variant: str, trace: bool) -> dict[str, float]:
         qps_list = [50_000, 100_000, 150_000] if self.quick else [
-            25_000, 50_000, 75_000, 100_000, 125_000, 150_000, 200_000, 250_000, 300_000]
+            50_000, 75_000, 100_000, 150_000, 200_000, 250_000, 300_000]
         valid = {"official": {}, "podium": {}}
         for q in qps_list:
             for _ in range(self.reps):
@@ -83,8 +83,8 @@ class Bench:
                     valid[eng][q] = valid[eng].get(q, 0) + ok
             line = "  ".join(f"{e} {valid[e][q]}/{self.reps}" for e in valid)
             print(f"    Server {variant} {'trace' if trace else 'no trace'} {q:>7,} QPS: {line}", flush=True)
-            if all(valid[e][q] == 0 for e in valid):
-                break
+            if all(valid[e][q] < self.reps for e in valid):
+                break  # neither engine holds this rate 3 of 3 times: higher ones are not tried
         return {e: max([q for q, v in valid[e].items() if v == self.reps], default=0.0) for e in valid}
 
     def median(self, args: list[str], key: str) -> dict[str, float]:

@@ -10,12 +10,17 @@ from podium.loadgen import session
 
 
 class NullSUT:
-    """Completes each query as soon as it is issued, with an empty response."""
+    """Completes each sample as soon as it is issued, one completion per sample, with an empty response.
+
+    One completion per sample (not one per query) keeps the probe honest in Offline: the engine's
+    per-completion cost is what gets measured, as a SUT answering samples one by one would see it.
+    """
 
     name = "NullSUT"
 
     def issue_query(self, ids: list[int], indices: list[int], /, _complete=session.complete) -> None:
-        _complete(ids)
+        for i in ids:
+            _complete((i,))
 
     def flush_queries(self) -> None:
         pass
