@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -93,6 +94,9 @@ def cmd_null(args: argparse.Namespace) -> int:
         settings = config.apply_config(settings, args.user_conf, args.model, args.scenario.value)
     outdir = args.out or tempfile.mkdtemp(prefix="podium-null-")
     run = run_null(settings, outdir, samples=args.samples, trace=args.trace)
+    if run.result.aborted:
+        print(f"podium: run aborted (Ctrl-C); logs so far are in {outdir}", file=sys.stderr)
+        return 130
     summary_path = run.result.log_paths.get("summary")
     if summary_path and os.path.exists(summary_path):
         print(open(summary_path).read(), end="")

@@ -253,13 +253,10 @@ def StartTestWithLogSettings(sut: int, qsl: int, test_settings: TestSettings,  #
                                              raise_on_failure=True))
 
 
-def QuerySamplesComplete(responses: list, response_cb: Callable | None = None) -> None:  # noqa: N802
-    t = _now_ns()
-    p = _session.ACTIVE.pass_
-    if p is None:
-        _session.stray_completion(responses)
-        return
-    p.complete_responses(t, responses, response_cb)
+def QuerySamplesComplete(responses: list, response_cb: Callable | None = None,  # noqa: N802
+                         _active=_session.ACTIVE, _now=_now_ns) -> None:
+    """Complete samples (any thread); the completion time is the time of this call."""
+    _active.complete_responses(_now(), responses, response_cb)
 
 
 def FirstTokenComplete(responses: list, response_cb: Callable | None = None) -> None:  # noqa: N802

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -78,6 +78,22 @@ class RunResult:
         return self.summary is not None and self.summary.valid and not self.errors and not self.aborted
 
     @property
+    def reasons(self) -> tuple[str, ...]:
+        """Why the result is not VALID (empty when it is): the failed rules, then the logged errors."""
+        out: list[str] = []
+        s = self.summary
+        if self.aborted:
+            out.append("the run was aborted")
+        if s is None:
+            out.append("no performance result (accuracy-only run, or nothing was issued)")
+        else:
+            checks = ((s.min_duration_met, "min duration not met"), (s.min_queries_met, "min queries not met"),
+                      (s.perf_constraints_met, "latency constraint not met"),
+                      (s.early_stopping_met, "early stopping not met"))
+            out += [text for ok, text in checks if not ok]
+        return tuple(out) + self.errors
+
+    @property
     def validity(self) -> str:
         if self.aborted:
             return "ABORTED"
@@ -90,6 +106,15 @@ class _Active:
     def __init__(self) -> None:
         self.pass_: IssuePass | None = None
         self.lock = threading.Lock()
+        self.complete_responses: Callable = _stray  # the pass's completer; compat calls it directly
+
+    def attach(self, p: IssuePass | None) -> None:
+        self.pass_ = p
+        self.complete_responses = p.responses_completer() if p is not None else _stray
+
+
+def _stray(t: int, responses: Sequence, response_cb: Callable | None = None) -> None:
+    stray_completion(responses)
 
 
 ACTIVE = _Active()
@@ -135,7 +160,7 @@ def run(sut: SystemUnderTest, qsl: SampleLibrary, settings: TestSettings,
         with Recorder(log or LogSettings(), sut, qsl) as rec:
             return _Test(sut, qsl, settings, rec, opts).run()
     finally:
-        ACTIVE.pass_ = None
+        ACTIVE.attach(None)
         ACTIVE.lock.release()
 
 
@@ -297,12 +322,12 @@ class _Test:
         p = IssuePass(eff, mode, sched, self.seq, self.sut.issue_query, accuracy_sink=self.rec.accuracy_sink,
                       log_mask=mask, first_token_sink=self.rec.token_sink,
                       issue_one=getattr(self.sut, "issue_one", None), prepare=getattr(self.sut, "prepare", None))
-        ACTIVE.pass_ = p
+        ACTIVE.attach(p)
         try:
             outcome = p.run(self.opts.completion_timeout_s)
             self.sut.flush_queries()
         finally:
-            ACTIVE.pass_ = None
+            ACTIVE.attach(None)
         self.rec.pass_done(eff, mode, sched, outcome, self.seq)
         self.seq += sched.sample_index.shape[0]
         self._check(outcome)

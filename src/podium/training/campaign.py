@@ -19,7 +19,7 @@ from podium.training.convergence import ConvergenceVerdict, check_convergence
 from podium.training.log_keys import Submission
 from podium.training.mllog import MLLogWriter
 from podium.training.run_record import CheckVerdict, RunObserver, RunRecord, SilentObserver
-from podium.training.scoring import OlympicScore, runs_required, score_runs
+from podium.training.scoring import OlympicScore, Window, median_window, runs_required, score_runs
 from podium.training.submission_layout import SubmissionLayout, system_description, write_json_atomic
 from podium.training.timed_run import RunInterrupted, TimedRun
 from podium.workloads.base import Division, Precision, RunSpec, Workload
@@ -59,6 +59,8 @@ class Distribution:
 
 @dataclass(frozen=True)
 class CampaignResult:
+    """What a campaign produced: every run's record, the olympic score, the convergence verdict, the layout."""
+
     workload: str
     benchmark: str
     ruleset: str
@@ -69,6 +71,12 @@ class CampaignResult:
     convergence: ConvergenceVerdict | None
     layout: SubmissionLayout
     interrupted: bool = False
+    window: Window | None = None     # M > N runs: the median window of N consecutive runs
+
+    @property
+    def submitted_score(self) -> OlympicScore:
+        """The score to submit: the median window's with more runs than required, else the olympic score."""
+        return self.window.score if self.window is not None else self.score
 
     def to_json(self) -> dict[str, Any]:
         conv = self.convergence
@@ -78,6 +86,8 @@ class CampaignResult:
             "interrupted": self.interrupted, "runs": [r.to_json() for r in self.records],
             "score": {"minutes": self.score.minutes, "kept_ms": list(self.score.kept_ms),
                       "non_converged": self.score.non_converged, "reason": self.score.reason},
+            "median_window": None if self.window is None else {
+                "first_run": self.window.first_index, "minutes": self.window.score.minutes},
             "convergence": None if conv is None else {
                 "passed": conv.passed, "submission_mean": conv.submission_mean, "reference_mean": conv.reference.mean,
                 "min_acceptable_mean": conv.reference.min_acceptable_mean, "scaling_factor": conv.scaling_factor,
@@ -118,6 +128,7 @@ class Campaign:
         self.layout = SubmissionLayout(self.config.out, self.config.system, self.workload.identity.benchmark)
         self.rules_config: Path | None = None
         self.result: CampaignResult | None = None   # set when the campaign ends, also when interrupted
+        self._current: TimedRun | None = None
 
     @property
     def is_writer(self) -> bool:
@@ -163,7 +174,7 @@ class Campaign:
         if not self.is_writer:
             return record
         record = replace(record, log_path=str(self.layout.result_log(spec.run_index)))
-        if self.config.save_models and record.run_start_ms is not None:
+        if self.config.save_models and record.run_start_ms is not None and self._current is not None:
             program = self._current.program
             if program is not None:
                 files = program.save(self.layout.model_dir(spec.run_index))
@@ -180,11 +191,13 @@ class Campaign:
 
     def _finish(self, records: list[RunRecord], interrupted: bool = False) -> CampaignResult:
         benchmark = self.workload.identity.benchmark
+        required = runs_required(benchmark, self.workload.runs)
         result = CampaignResult(
             workload=self.workload.name, benchmark=benchmark, ruleset=self.workload.identity.ruleset,
-            division=self.config.division, runs_required=runs_required(benchmark, self.workload.runs),
-            records=tuple(records), score=score_runs(records, benchmark),
-            convergence=self._convergence(records), layout=self.layout, interrupted=interrupted)
+            division=self.config.division, runs_required=required, records=tuple(records),
+            score=score_runs(records, benchmark), convergence=self._convergence(records), layout=self.layout,
+            interrupted=interrupted,
+            window=median_window(records, required, benchmark) if len(records) > required else None)
         if self.is_writer:
             write_json_atomic(self.layout.campaign_record, result.to_json())
         self.result = result

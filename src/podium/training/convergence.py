@@ -22,6 +22,8 @@ TOLERANCE = 1e-4
 
 @dataclass(frozen=True)
 class ReferenceStats:
+    """A reference's olympic mean, population stdev, and the fastest submission mean it allows."""
+
     mean: float
     stdev: float
     min_acceptable_mean: float
@@ -33,6 +35,8 @@ class ReferenceStats:
 
 @dataclass(frozen=True)
 class ConvergenceVerdict:
+    """Whether the runs converged no faster than allowed, and the score scaling that follows."""
+
     passed: bool
     submission_mean: float | None
     reference: ReferenceStats

@@ -8,7 +8,9 @@ replicas, so every rank reaches the same stop decision without a broadcast.
 from __future__ import annotations
 
 import importlib.util
+import logging
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -145,5 +147,14 @@ def export_onnx(model: Any, example: Any, path: Path) -> Path:
     kwargs: dict[str, Any] = {"dynamo": dynamo, "input_names": ["input"], "output_names": ["logits"]}
     if dynamo:
         kwargs["verbose"] = False
-    torch.onnx.export(model, (example,), str(path), **kwargs)
+    exporter_log = logging.getLogger("torch.onnx")
+    level = exporter_log.level
+    exporter_log.setLevel(logging.ERROR)      # its torchvision-missing notices are noise for our models
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            torch.onnx.export(model, (example,), str(path), **kwargs)
+    finally:
+        exporter_log.setLevel(level)
     return path
