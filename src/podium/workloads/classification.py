@@ -43,6 +43,23 @@ class ClassificationProgram:
         dtype = {Precision.BF16: torch.bfloat16, Precision.FP16: torch.float16}.get(self.spec.precision)
         self.autocast_dtype = dtype
         self.scaler = torch.amp.GradScaler(self.device.type) if self.spec.precision is Precision.FP16 else None
+        if self.workload.input_shape:
+            self._warm_up()
+
+    def _warm_up(self) -> None:
+        """One step on zeros during untimed init, not on the dataset (training rules §Data set): compiles
+        (torch.compile) and creates lazy kernels and handles (cuDNN, oneDNN) off the clock; then the initial
+        weights and batch-norm statistics are restored, so the timed run starts from the same state."""
+        import copy
+
+        initial = copy.deepcopy(self.model.state_dict())
+        zeros = self.torch.zeros((self.spec.per_rank_batch_size, *self.workload.input_shape), device=self.device)
+        with self.torch.autocast(self.device.type, dtype=self.autocast_dtype,
+                                 enabled=self.autocast_dtype is not None):
+            self.train_model.train()
+            self.train_model(zeros).float().sum().backward()
+        self.model.load_state_dict(initial)
+        self.optimizer.zero_grad(set_to_none=True)
 
     def _wrap(self, model: Any) -> Any:
         if self.spec.world_size > 1:

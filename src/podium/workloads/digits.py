@@ -88,6 +88,7 @@ def digits() -> Workload:
         program=ClassificationProgram,
         datasets=load_splits,
         model=small_resnet,
+        input_shape=(1, 8, 8),
         reference=ReferenceConvergence(global_batch_size=32, to_converge=REFERENCE_EPOCHS),
         runs=5,
     )
