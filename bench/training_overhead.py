@@ -9,7 +9,12 @@ compared (harness: run_stop - run_start as logged; bare: perf_counter around dat
     python bench/training_overhead.py --convergence 10        # converged runs and epochs over 10 seeds
     python bench/training_overhead.py --broken                 # broken recipes must not reach the target
 
-Result (closing note of issue 3) is printed at the end; the target is overhead <= 2 % and <= 5 s to target.
+Targets: overhead <= 2 %, `digits` at its target in <= 5 s on 2 cores.
+Measured (2026-11-22; 2 cores of a 16-core host via `taskset -c 0,1`, 2 torch threads, torch 2.11.0 CPU path,
+Python 3.12; seed 1000, 4 epochs to target): median of per-pair ratios -0.4 % (10 pairs), -1.4 % and +1.4 %
+(15 pairs each) in three sessions; single pairs range 0.83-1.30, so the bench resolves no systematic overhead
+and bounds it at about +-1.5 %. Time to target ~1.3-1.7 s (median); convergence 10/10 seeds (3-5 epochs,
+0.9-3.3 s); broken recipes (shuffled labels, learning rate x100) 0/3 each.
 """
 
 from __future__ import annotations

@@ -59,3 +59,9 @@ def test_an_unknown_division_is_refused_by_the_parser(tmp_path):
     with pytest.raises(SystemExit) as exit_info:
         main(["train", "scripted-resnet50", "--out", str(tmp_path), "--division", "sideways"])
     assert exit_info.value.code == 2
+
+
+def test_more_runs_than_required_report_the_median_window(capsys, tmp_path):
+    code = main(["train", "scripted-resnet50", "--runs", "7", "--seed", "5", "--out", str(tmp_path), "--no-check"])
+    out = capsys.readouterr().out
+    assert code == 0 and "median window of 5 consecutive runs (runs" in out

@@ -4,6 +4,7 @@ the official compliance checker engine with Podium's rule files; trained models 
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
@@ -11,6 +12,8 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("sklearn")
 
 from podium.cli import main  # noqa: E402
+from podium.workloads import WORKLOADS  # noqa: E402
+from podium.workloads.base import Division, Precision, RunSpec  # noqa: E402
 from podium.workloads.digits import EVAL_SAMPLES, TRAIN_SAMPLES, load_splits  # noqa: E402
 
 
@@ -56,8 +59,19 @@ def test_models_are_kept_as_state_dict_and_onnx(tmp_path):
     onnx.checker.check_model(onnx.load(str(run_dir / "model.onnx")))
 
 
-def test_bf16_autocast_is_logged_in_the_disclosure_keys(tmp_path):
-    main(["train", "digits", "--runs", "1", "--seed", "7", "--out", str(tmp_path), "--no-check", "--no-models",
-          "--precision", "bf16", "--division", "open"])
-    log = (tmp_path / "results" / "cpu" / "digits" / "result_0.txt").read_text()
+@pytest.mark.parametrize("precision", [Precision.BF16, Precision.FP16])
+def test_autocast_precisions_train_a_finite_step(precision):
+    workload = WORKLOADS.get("digits")
+    hp = workload.recipe.resolve({}, Division.CLOSED)
+    program = workload.program(workload, RunSpec(seed=1, hyperparameters=hp, per_rank_batch_size=32,
+                                                 precision=precision))
+    program.build()
+    program.load_data()
+    assert math.isfinite(program.train(64)) and 0.0 <= program.evaluate() <= 1.0
+
+
+def test_the_precision_is_logged_in_the_disclosure_keys(tmp_path):
+    main(["train", "scripted-llama31-8b", "--runs", "1", "--out", str(tmp_path), "--no-check",
+          "--precision", "bf16"])
+    log = (tmp_path / "results" / "cpu" / "llama31_8b" / "result_0.txt").read_text()
     assert '"key": "lowest_numerical_precision_in_linear", "value": "bfloat16"' in log

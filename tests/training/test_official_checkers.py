@@ -11,7 +11,6 @@ from podium.training.compliance import check_log, check_package
 from podium.workloads import WORKLOADS
 
 pytest.importorskip("mlperf_logging")
-pytestmark = pytest.mark.official
 
 
 def _campaign(tmp_path, name: str, runs: int):

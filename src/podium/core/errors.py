@@ -2,9 +2,15 @@
 
     PodiumError
     ├── ConfigError          a config file or setting is wrong (names path, line, key, suggestion)
+    │   └── UnknownNameError an unknown plugin name (lists the nearest names)
     ├── SUTError             the system under test raised, or returned something unusable
     ├── IncompleteRunError   samples never completed within the allowed wait (names the sample ids)
-    └── RunAborted           the run was interrupted (Ctrl-C); logs so far are flushed
+    ├── RunAborted           the run was interrupted (Ctrl-C); logs so far are flushed
+    └── TrainingError        a training run or campaign could not proceed
+        ├── RuleViolation        a setting the division's rules forbid (refused before init; names the rule)
+        ├── InitBudgetExceeded   untimed initialization ran past its budget (30 min closed, 4 h open)
+        ├── NonFiniteLoss        the loss became NaN or inf; the run is aborted, the next one proceeds
+        └── CheckerUnavailable   an official checker needed for a verdict is not installed
 """
 
 from __future__ import annotations

@@ -83,6 +83,8 @@ class TimedRun:
         init_start_ms = self.log.start("init_start")
         for key, value in submission_keys(self.workload, self.submission) + run_keys(self.workload, self.spec):
             self.log.event(key, value)
+        if self.workload.prepare is not None:
+            self.workload.prepare()
         program = self.program = self.workload.program(self.workload, self.spec)
         program.build()
         self.sync()

@@ -231,6 +231,7 @@ class Workload:
     datasets: Callable[[], Any] | None = None    # () -> (train, eval) splits, read inside load_data
     model: Callable[[], Any] | None = None       # () -> an untrained model
     input_shape: tuple[int, ...] | None = None   # one sample's shape: lets init warm up without the data
+    prepare: Callable[[], None] | None = None    # untimed setup that does not touch the data (imports)
     reference: ReferenceConvergence | None = None
     runs: int | None = None                      # None: MLPerf's count for the benchmark
     extra_log: Mapping[str, Any] = field(default_factory=dict)  # fixed keys logged at init
