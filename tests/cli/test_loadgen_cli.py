@@ -27,9 +27,15 @@ def test_null_run_prints_the_summary_and_succeeds(tmp_path):
     assert (tmp_path / "mlperf_log_detail.txt").exists()
 
 
+def _sigint_default() -> None:
+    # A job started in the background by a non-interactive shell (as CI may be) inherits SIGINT
+    # ignored, and Python then never raises KeyboardInterrupt: give the child the default a terminal has.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_flushes_logs_and_exits_non_zero(tmp_path):
     p = _podium("loadgen", "null", "--scenario", "Server", "--target-qps", "1000", "--min-duration-ms", "60000",
-                "--out", str(tmp_path))
+                "--out", str(tmp_path), preexec_fn=_sigint_default)
     detail = tmp_path / "mlperf_log_detail.txt"
     deadline = time.monotonic() + 60
     while b"generated_query_duration" not in (detail.read_bytes() if detail.exists() else b""):
