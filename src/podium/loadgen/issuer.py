@@ -382,7 +382,6 @@ class IssuePass:
     def _end_check(self, n_issued: int, elapsed_ns: int, min_q: int, target_ns: int,
                    messages: list) -> bool | None:
         """The per-query end conditions of IssueQueriesInternal (non-Server); None: keep going."""
-        s = self.settings
         if n_issued >= min_q and elapsed_ns >= target_ns:
             messages.append(("generic_message", "Ending naturally: Minimum query count and test duration met."))
             return False
