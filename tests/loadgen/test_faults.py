@@ -127,3 +127,29 @@ def test_missing_output_directory_is_created(tmp_path):
     result = session.run(Echo(), NullQSL(64), _settings(Scenario.SERVER), LogSettings(outdir=str(out)))
     assert result.summary is not None and not result.errors
     assert (out / "mlperf_log_summary.txt").exists() and (out / "mlperf_log_detail.txt").exists()
+
+
+class SilentThenInterruptedSUT:
+    """Never completes anything; a Ctrl-C arrives while issuing its fifth query."""
+
+    name = "SilentThenInterruptedSUT"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def issue_query(self, ids, indices):
+        self.calls += 1
+        if self.calls == 5:
+            raise KeyboardInterrupt
+
+    def flush_queries(self):
+        pass
+
+
+def test_ctrl_c_does_not_wait_for_outstanding_samples(tmp_path):
+    # With a 10-minute completion wait, only not waiting after the Ctrl-C lets this test finish.
+    with pytest.raises(RunAborted) as info:
+        _run(SilentThenInterruptedSUT(), tmp_path, _settings(Scenario.SERVER), timeout_s=600)
+    assert info.value.result.aborted
+    errors = [e["value"] for e in _detail(tmp_path) if e["metadata"]["is_error"]]
+    assert any("outstanding when the run was interrupted" in e for e in errors)

@@ -252,27 +252,33 @@ class IssuePass:
         start = now_ns()
         self.start_ns = start
         self._query_timeout_s = completion_timeout_s
-        ran_out, n_q = True, 0
+        ran_out, n_q, stalled = True, 0, False
         gc.freeze()  # existing objects leave the collector's view: no long gen-2 pauses while issuing
-        with fine_timer_slack():
-            try:
+        try:
+            with fine_timer_slack():
                 ran_out, n_q = loop(start, messages)
-            except _Stalled as e:
-                n_q = self._n_issued
-                messages.append(("error_runtime", str(e)))
-            except KeyboardInterrupt:
-                interrupted, n_q = True, self._n_issued
-            except Exception as e:  # noqa: BLE001 - a SUT that raises ends the pass, with its logs
-                exc, n_q = e, self._n_issued
-                messages.append(("error_runtime", f"IssueQuery raised {type(e).__name__}: {e}"))
-        gc.unfreeze()
+        except _Stalled as e:
+            stalled, n_q = True, self._n_issued
+            messages.append(("error_runtime", str(e)))
+        except KeyboardInterrupt:
+            interrupted, n_q = True, self._n_issued
+        except Exception as e:  # noqa: BLE001 - a SUT that raises ends the pass, with its logs
+            exc, n_q = e, self._n_issued
+            messages.append(("error_runtime", f"IssueQuery raised {type(e).__name__}: {e}"))
+        finally:
+            gc.unfreeze()
         n_samples = self._samples_before(n_q)
-        missing = self._wait_all(n_samples, 0.0 if exc and n_samples == 0 else completion_timeout_s)
+        # After a Ctrl-C or a stalled query the wait has already happened (or must not): take what
+        # completed so far instead of waiting the whole timeout again.
+        wait_s = 0.0 if interrupted or stalled or (exc and n_samples == 0) else completion_timeout_s
+        missing, cut_short = self._wait_all(n_samples, wait_s)
+        interrupted |= cut_short
         if missing:
             shown = ", ".join(str(self.base + p) for p in missing[:20])
             more = f" and {len(missing) - 20} more" if len(missing) > 20 else ""
-            messages.append(("error_runtime", f"{len(missing)} issued samples never completed within "
-                             f"{completion_timeout_s:g} s: sample ids {shown}{more}"))
+            why = ("were outstanding when the run was interrupted" if interrupted
+                   else f"never completed within {completion_timeout_s:g} s")
+            messages.append(("error_runtime", f"{len(missing)} issued samples {why}: sample ids {shown}{more}"))
         return self._outcome(start, n_q, n_samples, ran_out, messages, missing, exc, interrupted)
 
     def _samples_before(self, q: int) -> int:
@@ -281,24 +287,26 @@ class IssuePass:
             return q * sched.samples_per_query
         return int(sched.query_offsets[q])
 
-    def _wait_all(self, n_samples: int, timeout_s: float) -> list[int]:
-        """Wait until the first `n_samples` samples completed, at most `timeout_s`; return the missing.
+    def _wait_all(self, n_samples: int, timeout_s: float) -> tuple[list[int], bool]:
+        """Wait until the first `n_samples` samples completed, at most `timeout_s`.
+
+        Returns the positions still missing, and whether a Ctrl-C cut the wait short.
 
         Polls: completion times are taken by the completing thread, so when this thread notices
         does not change any measurement.
         """
         deadline = now_ns() + int(timeout_s * 1e9)
-        pause = 20e-6
+        pause, interrupted = 20e-6, False
         try:
             while self.completed() < n_samples and now_ns() < deadline:
                 time.sleep(pause)
                 pause = min(pause * 2, 0.005)
         except KeyboardInterrupt:
-            pass
+            interrupted = True
         if self.completed() >= n_samples:
-            return []
+            return [], interrupted
         done = np.frombuffer(self.done, dtype=np.int64)[:n_samples]
-        return np.flatnonzero(done == 0).tolist()
+        return np.flatnonzero(done == 0).tolist(), interrupted
 
     def _outcome(self, start, n_q, n_samples, ran_out, messages, missing, exc, interrupted) -> PassOutcome:
         sched = self.schedule
