@@ -87,7 +87,7 @@ class ServiceRateSUT:
 
 @pytest.mark.realtime  # tolerance: the peak of a 1 ms/sample server lies well inside (100, 1000) QPS
 def test_find_peak_brackets_a_server_that_saturates(tmp_path):
-    s = _settings(scenario=Scenario.SERVER, mode=Mode.FIND_PEAK, server_target_qps=100, min_duration_ms=300,
+    s = _settings(scenario=Scenario.SERVER, mode=Mode.FIND_PEAK, server_target_qps=200, min_duration_ms=600,
                   server_target_latency_ns=50_000_000, server_find_peak_qps_decimals_of_precision=0)
     r = run(ServiceRateSUT(0.001), NullQSL(64), s, LogSettings(outdir=str(tmp_path)))
     assert r.find_peak_qps is not None and 100 <= r.find_peak_qps < 1000
