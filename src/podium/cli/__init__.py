@@ -9,16 +9,18 @@ from podium import __version__
 from podium.core.errors import PodiumError
 
 
+# One module `podium.cli.<name>_cmd` per subcommand, each with `register(sub)`; imported when the parser is built.
+COMMANDS = ("run", "loadgen", "train", "list")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    from podium.cli import loadgen_cmd, run_cmd
-    from podium.cli import list_cmd, train_cmd
+    import importlib
 
     p = argparse.ArgumentParser(prog="podium", description="MLPerf-style benchmarking.")
     p.add_argument("--version", action="version", version=f"podium {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
-    run_cmd.register(sub)
-    loadgen_cmd.register(sub)
-    train_cmd.register(sub); list_cmd.register(sub)
+    for name in COMMANDS:
+        importlib.import_module(f"podium.cli.{name}_cmd").register(sub)
     return p
 
 

@@ -9,7 +9,7 @@ through the `podium.workloads` entry-point group.
 from __future__ import annotations
 
 from podium.workloads.base import Workload
-from podium.workloads.registry import Registry
+from podium.core.registry import Registry
 
 WORKLOADS: Registry[Workload] = Registry(
     "workload", "podium.workloads", builtins=("podium.workloads.digits", "podium.workloads.scripted"))

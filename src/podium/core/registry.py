@@ -1,7 +1,6 @@
 """A named plugin registry: a decorator to register, entry points for third-party plugins, "did you mean".
 
-Kept generic (one `Registry` object per plugin kind). It belongs in `podium.core` once that layer has a home
-for it; it lives here because workloads are its first user.
+One `Registry` object per plugin kind: workloads, backends, datasets, accuracy evaluators.
 """
 
 from __future__ import annotations
