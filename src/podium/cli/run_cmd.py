@@ -1,53 +1,87 @@
-"""`podium run`: the main job. For now a null-SUT run of every scenario with a printed summary."""
+"""`podium run`: the main job — the embedded tiny suite end to end (train, serve every scenario, check, table)."""
 
 from __future__ import annotations
 
 import argparse
-import os
-
-from podium.cli.loadgen_cmd import calibrated_offline_qps, null_settings, run_null
-from podium.loadgen.results import PerformanceSummary
-from podium.loadgen.settings import Mode, Scenario
-
-
-# Offline runs of a null SUT hold ~30 bytes per sample in RAM; half a second keeps that under 1 GB.
-OFFLINE_NULL_DURATION_MS = 500
+import sys
+import time
+from pathlib import Path
+from typing import Any
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("run", help="run the suite (now: the load generator's null-SUT cycle)")
-    p.add_argument("--out", default="podium-out", help="where results go (default: ./podium-out)")
-    p.add_argument("--min-duration-ms", type=int, default=1000, help="per scenario")
+    p = sub.add_parser("run", help="the tiny suite end to end: train digits, serve it in every scenario, report")
+    p.add_argument("--out", type=Path, default=Path("podium-out"), help="where results go (default ./podium-out)")
+    p.add_argument("--system", default="local", help="system id used in results/<system>/")
+    p.add_argument("--runs", type=int, help="training runs (default: the benchmark's MLPerf count)")
+    p.add_argument("--backend", action="append", choices=["onnxruntime", "pytorch"],
+                   help="serve on this backend (repeat; default: both)")
     p.set_defaults(func=cmd_run)
 
 
-def headline(s: PerformanceSummary | None) -> str:
-    """The scenario's metric as the submission checker reads it."""
-    if s is None:
-        return "-"
-    if s.scenario is Scenario.SERVER:
-        return f"completed samples/s {s.completed_samples_per_sec:,.1f}"
-    if s.scenario is Scenario.OFFLINE:
-        return f"samples/s {s.samples_per_second:,.1f}"
-    if s.scenario is Scenario.SINGLE_STREAM:
-        return f"early-stopping p90 latency {s.early_stopping_latency_ss_ns / 1e3:,.1f} µs"
-    return f"early-stopping p99 query latency {s.early_stopping_latency_ms_ns / 1e3:,.1f} µs"
-
-
 def cmd_run(args: argparse.Namespace) -> int:
-    rows, ok = [], True
-    for scenario in Scenario:
-        outdir = os.path.join(args.out, "loadgen-null", scenario.value)
-        qps, duration_ms = None, args.min_duration_ms
-        if scenario is Scenario.OFFLINE:  # a null SUT needs tens of millions of samples per second
-            qps, duration_ms = calibrated_offline_qps(), min(duration_ms, OFFLINE_NULL_DURATION_MS)
-        settings = null_settings(scenario, Mode.PERFORMANCE, target_qps=qps, min_duration_ms=duration_ms)
-        run = run_null(settings, outdir)
-        metric = headline(run.result.summary)
-        rows.append((scenario.value, run.result.validity, metric, f"{run.wall_s:.1f} s", outdir))
-        ok &= run.result.valid
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
-    print("Podium null-SUT run of every scenario (the engine's own overhead)")
-    for r in rows:
-        print("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)))
+    from podium.cli.infer_cmd import one_line
+    from podium.cli.train_cmd import ProgressDisplay, result_table
+    from podium.suite import tiny
+    from podium.workloads import WORKLOADS
+
+    t0 = time.perf_counter()
+    print(f"== training {tiny.BENCHMARK} to its target (MLPerf Training rules)", flush=True)
+    workload = WORKLOADS.get(tiny.BENCHMARK)
+    training = tiny.train(args.out, args.system, args.runs, ProgressDisplay(workload))
+    for text in result_table(training, workload.cadence.unit.value):
+        print(text)
+    onnx_model, state_dict = tiny.trained_model(training)
+    reference = tiny.fp32_accuracy(state_dict)
+    print(f"== serving it under the {tiny.ROUND} rules; FP32 reference top-1 {reference:.3f}% (bare PyTorch)")
+    rows: list[list[str]] = []
+    ok = training.submitted_score.valid
+    for backend in args.backend or tiny.BACKENDS:
+        model = onnx_model if backend == "onnxruntime" else state_dict
+        for r in tiny.serve(args.out, args.system, backend, model, reference, lambda r: print("  " + one_line(r))):
+            ok &= _row_ok(r)
+            _merge(rows, r, training)
+    print()
+    _print_table(rows)
+    print(f"\nresults: {args.out / 'inference' / 'results'}  training: {args.out / 'training' / 'results'}")
+    print(f"podium run took {time.perf_counter() - t0:.0f} s")
     return 0 if ok else 1
+
+
+def _row_ok(r: dict[str, Any]) -> bool:
+    if r["errors"]:
+        return False
+    if r["mode"] == "accuracy":
+        return bool(r["accuracy"]["passed"])
+    return r["result"]["validity"] == "VALID"
+
+
+def _merge(rows: list[list[str]], r: dict[str, Any], training: Any) -> None:
+    """One row per (backend, scenario): the performance metric and validity, then the accuracy."""
+    backend = r["backend"].get("name", "?")
+    key = [r["benchmark"], backend, r["scenario"]]
+    row = next((x for x in rows if x[:3] == key), None)
+    if row is None:
+        score = training.submitted_score
+        ttt = f"{score.minutes * 60:.1f} s" if score.valid else "invalid"
+        row = key + ["-", "-", "-", ttt]
+        rows.append(row)
+    if r["errors"]:
+        row[4] = "FAILED: " + r["errors"][0][:60]
+    elif r["mode"] == "accuracy":
+        a = r["accuracy"]
+        row[5] = f"{a['value']:.2f}% vs {a['target']:.2f}% {'ok' if a['passed'] else 'BELOW'}"
+    else:
+        from podium.inference.record import Headline
+
+        res = r["result"]
+        row[3] = Headline(res["metric"], res["value"], res["units"]).text()
+        row[4] = res["validity"] if res["validity"] == "VALID" else f"{res['validity']}: {'; '.join(res['reasons'])}"
+
+
+def _print_table(rows: list[list[str]]) -> None:
+    head = ["benchmark", "backend", "scenario", "metric", "valid", "accuracy (top-1 vs target)", "time to train"]
+    widths = [max(len(str(x[i])) for x in [head, *rows]) for i in range(len(head))]
+    for line in [head, ["-" * w for w in widths], *rows]:
+        print("  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip())
+    sys.stdout.flush()

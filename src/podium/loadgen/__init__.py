@@ -13,7 +13,9 @@ from podium.loadgen.session import (
     SampleLibrary,
     SystemUnderTest,
     complete,
+    fail,
     first_token,
+    progress,
     run,
 )
 from podium.loadgen.settings import EffectiveSettings, LogSettings, Mode, Scenario, TestSettings
@@ -32,6 +34,8 @@ __all__ = [
     "SystemUnderTest",
     "TestSettings",
     "complete",
+    "fail",
     "first_token",
+    "progress",
     "run",
 ]

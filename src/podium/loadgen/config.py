@@ -303,6 +303,17 @@ def _mlperf_conf_kv() -> dict[str, str]:
     return _scan_official(mlperf_conf_text())[0]
 
 
+def _base_conf_kv(path: str) -> dict[str, str]:
+    """An mlperf.conf given as the base of a user.conf; it must parse cleanly."""
+    try:
+        kv, errors = _scan_official(_read_text(path))
+    except OSError as e:
+        raise ConfigError(f"cannot read config file: {e.strerror or e}", path=path) from None
+    if errors:
+        raise ConfigError(errors[0], path=path)
+    return kv
+
+
 def _read_text(path: str | Path) -> str:
     return Path(path).read_bytes().decode("utf-8", errors="surrogateescape")  # bytes as the official sees them
 
@@ -358,7 +369,8 @@ def _open_official(path: str) -> str | None:
 
 
 def apply_config(settings: TestSettings, path: str | Path | None, model: str, scenario: str | Scenario,
-                 conf_type: int = ConfType.USER, state: ConfigState | None = None) -> TestSettings:
+                 conf_type: int = ConfType.USER, state: ConfigState | None = None,
+                 base_conf: str | Path | None = None) -> TestSettings:
     """Return `settings` updated from a config file; raise `ConfigError` for anything the official would
     ignore, misread or reject (see the module docstring). `settings` is not changed.
 
@@ -373,7 +385,8 @@ def apply_config(settings: TestSettings, path: str | Path | None, model: str, sc
     scenario_name, conf_type = _check_call(path, model, scenario, conf_type, state)
     base = settings.copy()
     if conf_type == ConfType.USER or (conf_type == ConfType.MLPERF and not path):
-        base = _apply(base, _mlperf_conf_kv(), model, scenario_name, ConfType.MLPERF).settings
+        kv = _mlperf_conf_kv() if base_conf is None else _base_conf_kv(str(base_conf))
+        base = _apply(base, kv, model, scenario_name, ConfType.MLPERF).settings
     issues = _model_issues(model)
     if path:
         base, file_issues = _apply_strict(base, path, model, scenario_name, conf_type)

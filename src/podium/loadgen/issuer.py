@@ -97,6 +97,8 @@ class IssuePass:
         self._waiting = False
         self._wake: SimpleQueue[int] = SimpleQueue()
         self.bad_ids: list[int] = []
+        # A failure the SUT reported from any thread (`fail`): ends the waits and fails the pass.
+        self.failure: BaseException | None = None
 
     # ---- completions (any thread) -------------------------------------------------------------
 
@@ -228,6 +230,39 @@ class IssuePass:
         ids = ", ".join(str(i) for i in self.bad_ids[:10])
         raise SUTError(f"completion with an unknown or repeated sample id: {ids}")
 
+    def fail(self, error: BaseException) -> None:
+        """The SUT reports that samples will never complete (e.g. its backend raised): stop waiting.
+
+        Any thread may call it; the first failure wins. The issuing thread notices it in its waits, and
+        a SUT whose issue_query raises once it has failed ends Server/Offline issuing at once.
+        """
+        if self.failure is None:
+            self.failure = error
+        self._wake.put(1)
+
+    def progress(self) -> tuple[int, int, np.ndarray]:
+        """(queries issued, samples completed, latencies in ns of the samples completed so far).
+
+        For live progress from another thread: reads the flat arrays without touching the lock-free
+        counters the issuing thread owns. O(samples) per call, so callers poll about once a second.
+        """
+        issued = np.frombuffer(self.issued, dtype=np.int64)
+        n_q = int(np.count_nonzero(issued))
+        done = np.frombuffer(self.done, dtype=np.int64)
+        n_s = self._samples_before(n_q)
+        finished = done[:n_s]
+        ok = finished > 0
+        if self.settings.scenario is Scenario.SERVER:
+            origin = self.schedule.scheduled_ns[:n_q] + getattr(self, "start_ns", 0)
+        else:
+            origin = issued[:n_q]
+        spq = self.schedule.samples_per_query
+        if self.schedule.query_offsets is None and n_q * spq == n_s:
+            origin = np.repeat(origin, spq)
+        else:
+            origin = np.full(n_s, getattr(self, "start_ns", 0), dtype=np.int64)
+        return n_q, int(ok.sum()), (finished[ok] - origin[ok])
+
     def completed(self) -> int:
         """Samples completed so far (called from the issuing thread)."""
         counts = self._counts
@@ -260,13 +295,19 @@ class IssuePass:
         except _Stalled as e:
             stalled, n_q = True, self._n_issued
             messages.append(("error_runtime", str(e)))
+        except _Failed:
+            stalled, n_q = True, self._n_issued
         except KeyboardInterrupt:
             interrupted, n_q = True, self._n_issued
         except Exception as e:  # noqa: BLE001 - a SUT that raises ends the pass, with its logs
             exc, n_q = e, self._n_issued
-            messages.append(("error_runtime", f"IssueQuery raised {type(e).__name__}: {e}"))
+            if self.failure is None:
+                messages.append(("error_runtime", f"IssueQuery raised {type(e).__name__}: {e}"))
         finally:
             gc.unfreeze()
+        if self.failure is not None:  # reported by the SUT: it also explains an exception from issue_query
+            exc, stalled = self.failure, True
+            messages.append(("error_runtime", f"the SUT failed: {type(exc).__name__}: {exc}"))
         n_samples = self._samples_before(n_q)
         # After a Ctrl-C or a stalled query the wait has already happened (or must not): take what
         # completed so far instead of waiting the whole timeout again.
@@ -277,6 +318,7 @@ class IssuePass:
             shown = ", ".join(str(self.base + p) for p in missing[:20])
             more = f" and {len(missing) - 20} more" if len(missing) > 20 else ""
             why = ("were outstanding when the run was interrupted" if interrupted
+                   else "were outstanding when the SUT failed" if self.failure is not None
                    else f"never completed within {completion_timeout_s:g} s")
             messages.append(("error_runtime", f"{len(missing)} issued samples {why}: sample ids {shown}{more}"))
         return self._outcome(start, n_q, n_samples, ran_out, messages, missing, exc, interrupted)
@@ -298,7 +340,7 @@ class IssuePass:
         deadline = now_ns() + int(timeout_s * 1e9)
         pause, interrupted = 20e-6, False
         try:
-            while self.completed() < n_samples and now_ns() < deadline:
+            while self.completed() < n_samples and now_ns() < deadline and self.failure is None:
                 time.sleep(pause)
                 pause = min(pause * 2, 0.005)
         except KeyboardInterrupt:
@@ -376,6 +418,8 @@ class IssuePass:
         try:
             while 0 in done[b:e]:
                 remaining = (deadline - now_ns()) / 1e9
+                if self.failure is not None:
+                    raise _Failed(self.failure)
                 if remaining <= 0:
                     raise _Stalled(q)
                 try:
@@ -487,6 +531,10 @@ class _Stalled(Exception):
 
     def __init__(self, q: int) -> None:
         super().__init__(f"query {q - 1} did not complete; issuing stopped")
+
+
+class _Failed(Exception):
+    """The SUT reported a failure (`IssuePass.fail`) while the issuing thread waited for a query."""
 
 
 class _Resp:

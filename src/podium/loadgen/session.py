@@ -130,6 +130,23 @@ def complete(ids: Sequence[int], data: Sequence[bytes] | None = None,
     p.complete_ids(t, ids, data, n_tokens)
 
 
+def fail(error: BaseException) -> None:
+    """The SUT reports (from any thread) that issued samples will never complete: the run fails at once.
+
+    The samples still outstanding are named in the log and in the raised IncompleteRunError's cause;
+    what was measured is kept. Without a test running this does nothing.
+    """
+    p = ACTIVE.pass_
+    if p is not None:
+        p.fail(error)
+
+
+def progress() -> tuple[int, int, np.ndarray] | None:
+    """Live progress of the pass being issued: (queries issued, samples completed, latencies so far in ns)."""
+    p = ACTIVE.pass_
+    return None if p is None else p.progress()
+
+
 def first_token(ids: Sequence[int]) -> None:
     """Native first-token completion (token latency mode)."""
     t = now_ns()
@@ -338,7 +355,7 @@ class _Test:
         if o.interrupted:
             self._abort("interrupted (Ctrl-C) while issuing")
         elif o.sut_exception is not None and self.failure is None:
-            f = SUTError(f"the SUT raised in issue_query: {type(o.sut_exception).__name__}: {o.sut_exception}")
+            f = SUTError(f"the SUT failed: {type(o.sut_exception).__name__}: {o.sut_exception}")
             f.__cause__ = o.sut_exception
             self.failure = f
         elif o.missing_ids and self.failure is None:

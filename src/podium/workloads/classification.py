@@ -162,8 +162,12 @@ def export_onnx(model: Any, example: Any, path: Path) -> Path:
 
     dynamo = importlib.util.find_spec("onnxscript") is not None
     kwargs: dict[str, Any] = {"dynamo": dynamo, "input_names": ["input"], "output_names": ["logits"]}
+    # The batch axis stays dynamic, so that inference runners can batch (the example has one sample).
     if dynamo:
         kwargs["verbose"] = False
+        kwargs["dynamic_shapes"] = ({0: torch.export.Dim("batch")},)
+    else:
+        kwargs["dynamic_axes"] = {"input": {0: "batch"}, "logits": {0: "batch"}}
     exporter_log = logging.getLogger("torch.onnx")
     level = exporter_log.level
     exporter_log.setLevel(logging.ERROR)      # its torchvision-missing notices are noise for our models

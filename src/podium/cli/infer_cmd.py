@@ -1,0 +1,107 @@
+"""`podium infer WORKLOAD --scenario S`: one inference benchmark under LoadGen, into MLPerf's results layout."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from podium.loadgen.settings import Mode, Scenario
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("infer", help="serve a benchmark's model under a LoadGen scenario")
+    p.add_argument("workload", help="a benchmark name (e.g. digits, resnet50)")
+    p.add_argument("--scenario", required=True, type=Scenario.parse, help="SingleStream, MultiStream, Server, Offline")
+    p.add_argument("--mode", default=Mode.PERFORMANCE, type=Mode.parse,
+                   help="performance (default), accuracy, submission (both) or find-peak (Server)")
+    p.add_argument("--model", required=True, type=Path, help="model file (.onnx; .pt state dict or TorchScript)")
+    p.add_argument("--backend", default="onnxruntime", help="onnxruntime (default) or pytorch")
+    p.add_argument("--dataset-path", type=Path, help="the dataset's directory (benchmarks whose data is not shipped)")
+    p.add_argument("--round", help="MLPerf round whose rules apply (default: the latest with the benchmark)")
+    p.add_argument("--user-conf", type=Path, help="a user.conf applied after the round's mlperf.conf")
+    p.add_argument("--target-qps", type=float, help="Server target QPS and Offline expected QPS")
+    p.add_argument("--short", action="store_true", help="a quick look: short durations and counts; the result "
+                   "is marked not valid for submission")
+    p.add_argument("--count", type=int, help="use only the first N samples (not valid for submission)")
+    p.add_argument("--out", type=Path, default=Path("podium-out"), help="output root (default ./podium-out)")
+    p.add_argument("--system", default="local", help="system id: results/<system>/ and systems/<system>.json")
+    p.add_argument("--engine", default="podium", choices=["podium", "official"],
+                   help="the load generator: Podium's (default) or the official mlcommons-loadgen")
+    r = p.add_argument_group("runner")
+    r.add_argument("--runner", choices=["inline", "pool", "processes"],
+                   help="default: inline for SingleStream, a thread pool otherwise")
+    r.add_argument("--batch-size", type=int, help="max samples per batch")
+    r.add_argument("--max-wait-us", type=int, default=0, help="how long a partial batch waits for more")
+    r.add_argument("--instances", type=int, default=1, help="model instances (threads or processes)")
+    r.add_argument("--peak-method", default="loadgen", choices=["loadgen", "bisect"],
+                   help="find-peak: the engine's FindPeakPerformance, or Podium's bisection under full rules")
+    b = p.add_argument_group("backend")
+    b.add_argument("--threads", type=int, help="intra-op threads per instance")
+    b.add_argument("--inter-op-threads", type=int)
+    b.add_argument("--graph-optimization", default="all", choices=["disable", "basic", "extended", "all"])
+    b.add_argument("--provider", action="append", default=[], help="ONNX Runtime execution provider (repeat)")
+    b.add_argument("--device", default="cpu", help="torch device (cpu, cuda)")
+    b.add_argument("--compile", action="store_true", help="torch.compile the model")
+    b.add_argument("--channels-last", action="store_true")
+    b.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
+    a = p.add_argument_group("accuracy")
+    a.add_argument("--accuracy-target", default="99", choices=["99", "99.9"], help="share of the FP32 reference")
+    a.add_argument("--reference-accuracy", type=float, help="FP32 reference accuracy (benchmarks measured here)")
+    p.add_argument("--cache-dir", type=Path, help="preprocessing cache (default $PODIUM_CACHE_DIR or ~/.cache/podium)")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="live progress (default: on a terminal, for runs of 10 s or more)")
+    p.set_defaults(func=cmd_infer)
+
+
+def spec_from_args(args: argparse.Namespace) -> Any:
+    from podium.inference.backends import BackendOptions
+    from podium.inference.harness import InferenceSpec, default_runner
+    from podium.inference.runners import RunnerConfig
+
+    options = BackendOptions(intra_op_threads=args.threads, inter_op_threads=args.inter_op_threads,
+                             graph_optimization=args.graph_optimization, providers=tuple(args.provider),
+                             device=args.device, compile=args.compile, channels_last=args.channels_last,
+                             precision=args.precision)
+    runner = default_runner(args.scenario, args.batch_size, args.instances)
+    if args.runner:
+        runner = RunnerConfig(args.runner, args.batch_size or runner.batch_size, args.max_wait_us, args.instances)
+    elif args.max_wait_us:
+        runner = RunnerConfig(runner.kind, runner.batch_size, args.max_wait_us, runner.instances)
+    return InferenceSpec(
+        benchmark=args.workload, scenario=args.scenario, model_path=args.model, mode=args.mode, round=args.round,
+        backend=args.backend, options=options, runner=runner, dataset_path=args.dataset_path,
+        dataset_count=args.count, user_conf=args.user_conf, short=args.short, out=args.out,
+        system_id=args.system, engine=args.engine, target_qps=args.target_qps,
+        reference_accuracy=args.reference_accuracy, accuracy_target=args.accuracy_target, peak=args.peak_method,
+        cache_dir=args.cache_dir, progress=args.progress)
+
+
+def one_line(r: dict[str, Any]) -> str:
+    """The run's result in one line: metric, validity or why not, accuracy against target."""
+    head = f"{r['benchmark']} {r['scenario']} {r['mode']} on {r['backend'].get('name', '?')}"
+    if r["errors"]:
+        return f"{head}: FAILED — {r['errors'][0]}"
+    if r["mode"] == "accuracy":
+        a = r.get("accuracy") or {}
+        target = "" if a.get("target") is None else f" (target {a['target']:.3f})"
+        verdict = "PASSED" if a.get("passed") else "BELOW TARGET"
+        return f"{head}: accuracy {a.get('value', float('nan')):.3f}{a.get('units', '')}{target} {verdict}"
+    res = r["result"]
+    from podium.inference.record import Headline
+
+    text = Headline(res["metric"], res["value"], res["units"]).text()
+    why = "" if res["validity"] == "VALID" and not res["reasons"] else f" ({'; '.join(res['reasons'])})"
+    return f"{head}: {text} {res['validity']}{why}"
+
+
+def cmd_infer(args: argparse.Namespace) -> int:
+    from podium.inference.harness import run_inference
+
+    result = run_inference(spec_from_args(args))
+    for r in result.records:
+        print(one_line(r))
+    if result.peak is not None:
+        print(f"peak: {result.peak.get('peak_qps')} QPS (bracket {result.peak.get('bracket_qps')})")
+    print(f"files: {result.scenario_dir}")
+    return 0 if result.ok else 1

@@ -1,0 +1,1 @@
+"""podium.inference: the inference side of the suite; backends that run a model, datasets, harnesses."""

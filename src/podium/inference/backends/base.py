@@ -1,0 +1,241 @@
+"""What every inference backend offers: its options, the `Backend` that loads a model, the `LoadedModel` that runs it.
+
+A `Backend` checks everything it can at `load` (file present and readable, weights matching the model, options
+the runtime supports, providers and devices present), so a bad setup fails with a `ConfigError` naming the path
+before any run starts. A `LoadedModel` runs one batch at a time; an error inside the runtime becomes a `SUTError`
+naming the backend and the batch shape, never an empty output (the official reference harness answers a failed
+inference with empty responses: inference_suite.md §2.1). `submit` is the asynchronous entry point: the default
+runs `predict` inline, and a remote backend can return at once and call `done` later from its own thread.
+numpy only here; each backend imports its runtime inside `load`, never at import.
+"""
+
+from __future__ import annotations
+
+import abc
+import difflib
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+
+from podium.core.errors import ConfigError, PodiumError, SUTError
+
+# Untimed predictions on `example_input` at load: the reference harness warms up with 5 predictions on sample 0
+# (inference_suite.md §2.1); three suffice to create lazy kernels, arenas and caches for these runtimes.
+WARMUP_ROUNDS = 3
+
+Done = Callable[["np.ndarray | BaseException"], None]
+
+
+class GraphOptimization(enum.StrEnum):
+    """ONNX Runtime's graph optimization level (`GraphOptimizationLevel`), by its short name."""
+
+    DISABLE = "disable"
+    BASIC = "basic"
+    EXTENDED = "extended"
+    ALL = "all"
+
+
+class Precision(enum.StrEnum):
+    """The arithmetic a PyTorch model runs in (autocast); ONNX models run the precision they were exported in."""
+
+    FP32 = "fp32"
+    BF16 = "bf16"
+    FP16 = "fp16"
+
+
+def _member(kind: type[enum.StrEnum], value: str, key: str) -> Any:
+    try:
+        return kind(value)
+    except ValueError:
+        known = [m.value for m in kind]
+        close = difflib.get_close_matches(str(value), known, n=1, cutoff=0.4)
+        raise ConfigError(f"{key} {value!r} is not one of {', '.join(known)}", key=key,
+                          suggestion=close[0] if close else None) from None
+
+
+def _threads(value: int | None, key: str) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ConfigError(f"{key} must be a positive integer or None (the runtime's default), not {value!r}",
+                          key=key)
+
+
+@dataclass(frozen=True)
+class BackendOptions:
+    """How to run a model. Each backend refuses the options that belong to the other one rather than ignore them,
+    so a result never claims a setting that was not in effect. `None` threads leave the runtime's default."""
+
+    intra_op_threads: int | None = None
+    inter_op_threads: int | None = None
+    graph_optimization: GraphOptimization = GraphOptimization.ALL   # onnxruntime
+    providers: tuple[str, ...] = ()       # onnxruntime execution providers; () = CPU (CUDA when device is cuda)
+    device: str = "cpu"                   # "cpu", "cuda", "cuda:1"
+    compile: bool = False                 # pytorch: torch.compile
+    channels_last: bool = False           # pytorch: NHWC memory format for model and 4-D inputs
+    precision: Precision = Precision.FP32  # pytorch: autocast dtype
+
+    def __post_init__(self) -> None:
+        _threads(self.intra_op_threads, "intra_op_threads")
+        _threads(self.inter_op_threads, "inter_op_threads")
+        set_ = object.__setattr__     # frozen: normalize strings to enums once, here
+        set_(self, "graph_optimization", _member(GraphOptimization, self.graph_optimization, "graph_optimization"))
+        set_(self, "precision", _member(Precision, self.precision, "precision"))
+        if isinstance(self.providers, str):
+            set_(self, "providers", (self.providers,))
+        set_(self, "providers", tuple(self.providers))
+        if not self.device or not isinstance(self.device, str):
+            raise ConfigError(f"device must be a name such as 'cpu' or 'cuda', not {self.device!r}", key="device")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able: enums as their values, providers as a list."""
+        return {"intra_op_threads": self.intra_op_threads, "inter_op_threads": self.inter_op_threads,
+                "graph_optimization": self.graph_optimization.value, "providers": list(self.providers),
+                "device": self.device, "compile": self.compile, "channels_last": self.channels_last,
+                "precision": self.precision.value}
+
+
+def refuse(option: str, value: Any, backend: str, owner: str) -> ConfigError:
+    """The error for an option that belongs to another backend."""
+    return ConfigError(f"{option}={value!r} is a {owner} option; the {backend} backend does not support it",
+                       key=option)
+
+
+def require_file(path: Path | str, backend: str) -> Path:
+    """`path` as a Path, or a ConfigError naming it when there is no file there."""
+    path = Path(path)
+    if not path.is_file():
+        what = "is a directory, not a model file" if path.is_dir() else "not found"
+        raise ConfigError(f"{backend} model file {what}", path=str(path))
+    return path
+
+
+def first_line(exc: BaseException) -> str:
+    """The first non-empty line of an exception's text (runtime messages run to many lines)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
+@dataclass
+class ModelIO:
+    """A loaded model's input and outputs; shape dims are None where the model accepts any size."""
+
+    input_name: str
+    input_dtype: np.dtype
+    input_shape: tuple[int | None, ...] | None
+    output_names: tuple[str, ...]
+    notes: list[str] = field(default_factory=list)
+
+
+class LoadedModel(abc.ABC):
+    """A model ready to run. Subclasses implement `_run` (one batch, already cast) and `describe`.
+
+    `predict` is safe to call from several threads when the runtime is (ONNX Runtime sessions and PyTorch
+    modules in inference mode are).
+    """
+
+    backend_name: str
+    asynchronous = False    # True when submit() may return before `done` is called
+
+    def __init__(self, io: ModelIO, batch_size: int | None = None) -> None:
+        self.input_name, self.input_dtype, self.input_shape = io.input_name, io.input_dtype, io.input_shape
+        self.output_names = io.output_names
+        self.batch_size = batch_size    # the only batch size the model accepts; None when any
+        self.notes = io.notes
+        self.closed = False
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        """The first output for `batch` (batch-major numpy); SUTError when the runtime fails."""
+        shape = tuple(np.shape(batch))
+        self._check_batch(shape)
+        try:
+            out = self._run(np.ascontiguousarray(batch, dtype=self.input_dtype))
+        except PodiumError:
+            raise
+        except Exception as exc:
+            raise SUTError(f"{self.backend_name} failed on a batch of shape {shape}: {first_line(exc)}") from exc
+        if out.ndim == 0 or out.shape[0] != shape[0]:
+            raise SUTError(f"{self.backend_name} returned an output of shape {out.shape} for a batch of shape "
+                           f"{shape}; outputs must be batch-major")
+        return out
+
+    def submit(self, batch: np.ndarray, done: Done) -> None:
+        """Run `batch` and hand `done` the output, or the exception raised; this default runs inline.
+
+        `done` is called outside the try, so an error inside `done` itself is not reported as the model's.
+        """
+        try:
+            out = self.predict(batch)
+        except Exception as exc:    # handed to the caller, who decides (Ctrl-C still propagates)
+            done(exc)
+            return
+        done(out)
+
+    def _check_batch(self, shape: tuple[int, ...]) -> None:
+        if self.closed:
+            raise SUTError(f"{self.backend_name} model was closed; load it again")
+        if not shape:
+            raise SUTError(f"{self.backend_name} needs a batch (an array with a leading batch axis), got a scalar")
+        if self.batch_size is not None and shape[0] != self.batch_size:
+            raise SUTError(f"{self.backend_name} model has a fixed batch size of {self.batch_size} and cannot run "
+                           f"a batch of shape {shape}; export it with a dynamic batch axis")
+
+    def describe_io(self) -> dict[str, Any]:
+        """The input and outputs, JSON-able."""
+        return {"input": {"name": self.input_name, "dtype": self.input_dtype.name,
+                          "shape": list(self.input_shape) if self.input_shape is not None else None},
+                "outputs": list(self.output_names), "batch_size": self.batch_size}
+
+    @abc.abstractmethod
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        """The first output for a batch already cast to `input_dtype`."""
+
+    @abc.abstractmethod
+    def describe(self) -> dict[str, Any]:
+        """JSON-able: backend name and version, options in effect, providers, input name/shape/dtype, notes."""
+
+    def close(self) -> None:
+        """Release the runtime's resources; `predict` afterwards raises SUTError."""
+        self.closed = True
+
+    def __enter__(self) -> LoadedModel:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+def warm_up(model: LoadedModel, example_input: np.ndarray | None, rounds: int = WARMUP_ROUNDS) -> None:
+    """Untimed predictions on `example_input`, so lazy initialization happens before any run."""
+    if example_input is None:
+        return
+    for _ in range(rounds):
+        model.predict(example_input)
+
+
+class Backend(abc.ABC):
+    """A runtime that loads model files. Registered in `BACKENDS`; constructing one imports no runtime."""
+
+    name: str
+
+    @abc.abstractmethod
+    def available(self) -> bool:
+        """Whether the runtime can be imported here (checked without importing it)."""
+
+    @abc.abstractmethod
+    def version(self) -> str:
+        """The runtime's version; ConfigError when it is not installed."""
+
+    @abc.abstractmethod
+    def load(self, path: Path, opts: BackendOptions | None = None, *,
+             model_factory: Callable[[], Any] | None = None,
+             example_input: np.ndarray | None = None) -> LoadedModel:
+        """Load the model at `path`, check it, and warm it up on `example_input` (untimed) when given."""
+
+    def _missing(self, package: str) -> ConfigError:
+        return ConfigError(f"backend {self.name!r} needs the {package!r} package, which is not installed "
+                           f"(pip install {package})", key="backend")

@@ -1,0 +1,231 @@
+"""One inference benchmark run, end to end: the benchmark's rules, a runner over a backend, the engine, the files.
+
+`run_inference(spec)` resolves the benchmark in the registry of its round, checks the model and dataset before
+anything is measured, starts the runner (model instances load here, untimed), runs the mode's LoadGen tests
+(performance, accuracy, both, or a peak search) on Podium's engine or the official one, scores accuracy from
+mlperf_log_accuracy.json, and writes MLPerf's results layout:
+
+    <out>/results/<system>/<benchmark>/<scenario>/{performance/run_1/, accuracy/, user.conf, measurements.json}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from podium.core.errors import ConfigError, PodiumError
+from podium.inference.backends import BackendOptions
+from podium.inference.record import write_json
+from podium.inference.runners import ModelSpec, RunnerConfig
+from podium.loadgen.settings import Mode, Scenario, TestSettings
+
+# --short: a quick look, marked not valid for submission.
+SHORT_MIN_DURATION_MS = 1000
+SHORT_MIN_QUERY_COUNT = 64
+
+
+@dataclass(frozen=True)
+class InferenceSpec:
+    """What to run: benchmark, scenario, mode, model, backend and runner, rules and where the files go."""
+
+    benchmark: str
+    scenario: Scenario
+    model_path: Path
+    mode: Mode = Mode.PERFORMANCE
+    round: str | None = None  # default: the latest round that has the benchmark
+    backend: str = "onnxruntime"
+    options: BackendOptions = field(default_factory=BackendOptions)
+    runner: RunnerConfig | None = None  # default: inline for SingleStream, a thread pool otherwise
+    dataset_path: Path | None = None
+    dataset_count: int | None = None  # only the first N samples (a quick look; not valid for submission)
+    user_conf: Path | None = None
+    short: bool = False
+    out: Path = Path("podium-out")
+    system_id: str = "local"
+    engine: str = "podium"  # or "official" (mlcommons-loadgen)
+    target_qps: float | None = None  # Server target / Offline expected QPS, as user.conf would set them
+    reference_accuracy: float | None = None  # for benchmarks whose FP32 reference is measured at run time
+    accuracy_target: str = "99"  # which of the benchmark's targets ("99", "99.9")
+    peak: str = "loadgen"  # find-peak method: the engine's FindPeakPerformance, or Podium's "bisect"
+    cache_dir: Path | None = None
+    progress: bool | None = None  # live progress lines; None: when stderr is a terminal
+    completion_timeout_s: float = 60.0
+
+    @property
+    def valid_for_submission(self) -> bool:
+        return not self.short and self.dataset_count is None
+
+
+@dataclass
+class InferenceResult:
+    """The records of the runs made (podium_run.json contents) and where the scenario's files are."""
+
+    scenario_dir: Path
+    records: list[dict[str, Any]]
+    peak: dict[str, Any] | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Every run valid (accuracy runs: accuracy met) and nothing failed."""
+        return bool(self.records) and all(_record_ok(r) for r in self.records)
+
+
+def _record_ok(r: dict[str, Any]) -> bool:
+    if r["errors"]:
+        return False
+    if r["mode"] == "accuracy":
+        return bool(r.get("accuracy", {}).get("passed"))
+    return r["result"]["validity"] == "VALID"
+
+
+@dataclass
+class Plan:
+    """A spec resolved against the registry: round, benchmark, task, paths, runner, model."""
+
+    spec: InferenceSpec
+    round: Any
+    bench: Any
+    task: Any
+    scenario_dir: Path
+    conf_path: Path
+    runner: RunnerConfig
+    model: ModelSpec
+    accuracy_target: float | None
+    notes: list[str] = field(default_factory=list)
+
+
+def default_runner(scenario: Scenario, batch_size: int | None = None, instances: int = 1) -> RunnerConfig:
+    """Inline for SingleStream (one query at a time), a batching thread pool otherwise."""
+    if scenario is Scenario.SINGLE_STREAM and instances == 1:
+        return RunnerConfig("inline", batch_size or 1, 0, 1)
+    default_batch = {Scenario.MULTI_STREAM: 8, Scenario.SERVER: 8, Scenario.OFFLINE: 64}.get(scenario, 1)
+    return RunnerConfig("pool", batch_size or default_batch, 0, instances)
+
+
+def plan(spec: InferenceSpec) -> Plan:
+    """Resolve and check everything that can be checked before a model is loaded."""
+    from podium.benchmarks import find_benchmark, get_round
+    from podium.inference.tasks import TASKS
+
+    task = TASKS.get(spec.benchmark)
+    rnd = get_round(spec.round) if spec.round else None
+    bench = rnd.benchmark(spec.benchmark) if rnd else find_benchmark(spec.benchmark)
+    rnd = rnd or get_round(bench.round)
+    if spec.engine not in ("podium", "official"):
+        raise ConfigError(f"unknown engine {spec.engine!r}; expected podium or official")
+    _check_model_file(spec.model_path)
+    if task.needs_dataset_path and spec.dataset_path is None:
+        raise ConfigError(f"benchmark {bench.name} needs --dataset-path (its {task.dataset} dataset is not "
+                          "shipped with Podium)")
+    sdir = spec.out / "results" / spec.system_id / bench.name / spec.scenario.value
+    runner = spec.runner or default_runner(spec.scenario)
+    if spec.engine == "official" and runner.kind == "processes":
+        raise ConfigError("--engine official runs thread or inline runners (the official LoadGen's callbacks "
+                          "are not picklable)")
+    model = ModelSpec(spec.backend, str(spec.model_path), spec.options, task.torch_model, task.postprocess)
+    return Plan(spec, rnd, bench, task, sdir, sdir / "mlperf.conf", runner, model, _accuracy_target(spec, bench))
+
+
+def _check_model_file(path: Path) -> None:
+    if not Path(path).is_file():
+        raise ConfigError(f"model file {path} does not exist", path=str(path))
+    if Path(path).stat().st_size == 0:
+        raise ConfigError(f"model file {path} is empty", path=str(path))
+
+
+def _accuracy_target(spec: InferenceSpec, bench: Any) -> float | None:
+    """The accuracy threshold in the metric's units: the registry's, or a share of a measured reference."""
+    share = float(spec.accuracy_target) / 100.0
+    if spec.reference_accuracy is not None:
+        return spec.reference_accuracy * share
+    targets = getattr(bench, "targets", None) or {}
+    value = targets.get(spec.accuracy_target)
+    if isinstance(value, (int, float)):
+        return float(value)
+    if bench.reference_accuracy is not None:
+        return float(bench.reference_accuracy) * share
+    return None
+
+
+def settings_for(p: Plan, mode: Mode) -> TestSettings:
+    """mlperf.conf of the round, then user.conf, then the harness's own overrides (--target-qps, --short)."""
+    from podium.benchmarks import render_mlperf_conf
+    from podium.loadgen.config import ConfType, apply_config
+
+    p.conf_path.parent.mkdir(parents=True, exist_ok=True)
+    p.conf_path.write_text(render_mlperf_conf(p.round), encoding="utf-8")
+    spec, model = p.spec, p.bench.name
+    s = TestSettings(scenario=spec.scenario, mode=mode)
+    if spec.user_conf is not None:
+        s = apply_config(s, spec.user_conf, model, spec.scenario, ConfType.USER, base_conf=p.conf_path)
+    else:
+        s = apply_config(s, p.conf_path, model, spec.scenario, ConfType.MLPERF)
+    if spec.target_qps:
+        s = s.copy(server_target_qps=spec.target_qps, offline_expected_qps=spec.target_qps)
+    if spec.short:
+        s = s.copy(min_duration_ms=min(s.min_duration_ms, SHORT_MIN_DURATION_MS),
+                   min_query_count=min(s.min_query_count, SHORT_MIN_QUERY_COUNT))
+    return s.copy(mode=mode)
+
+
+def run_inference(spec: InferenceSpec) -> InferenceResult:
+    """Run `spec`; errors in the model, dataset or config are raised before any measurement."""
+    from podium.inference import phases
+
+    p = plan(spec)
+    dataset = _open_dataset(p)
+    p.model = dataclasses.replace(p.model, example_input=_example_batch(dataset, p.runner.batch_size))
+    with phases.Session(p, dataset) as session:
+        result = session.run_mode()
+    _write_scenario_files(p, dataset)
+    return result
+
+
+def _example_batch(dataset: Any, n: int) -> Any:
+    """A batch of the first sample, for the untimed warm-up of each model instance."""
+    import numpy as np
+
+    dataset.load_samples([0])
+    try:
+        return np.repeat(dataset.get_samples([0]), max(1, n), axis=0)
+    finally:
+        dataset.unload_samples([0])
+
+
+def _open_dataset(p: Plan) -> Any:
+    from podium.inference.datasets import DATASETS
+
+    opener = DATASETS.get(p.task.dataset)
+    return opener(p.spec.dataset_path, cache_dir=p.spec.cache_dir,
+                  performance_sample_count=p.bench.performance_sample_count, count=p.spec.dataset_count)
+
+
+def _write_scenario_files(p: Plan, dataset: Any) -> None:
+    """user.conf and measurements.json beside the runs (MLPerf results layout)."""
+    user_conf = p.scenario_dir / "user.conf"
+    if p.spec.user_conf is not None:
+        shutil.copyfile(p.spec.user_conf, user_conf)
+    else:
+        user_conf.write_text("# no user.conf was given: the round's mlperf.conf values applied\n", "utf-8")
+    precision = p.spec.options.precision
+    write_json(p.scenario_dir / "measurements.json", {
+        "input_data_types": str(getattr(dataset, "dtype", "fp32")),
+        "retraining": "no",
+        "starting_weights_filename": Path(p.spec.model_path).name,
+        "weight_data_types": precision,
+        "weight_transformations": "none" if p.spec.backend == "pytorch" else "exported to ONNX",
+        "podium": {"round": p.round.name, "backend": p.spec.backend, "runner": p.runner.describe(),
+                   "engine": p.spec.engine, "valid_for_submission": p.spec.valid_for_submission},
+    })
+
+
+def elapsed_since(t0: float) -> float:
+    return round(time.perf_counter() - t0, 3)
+
+
+__all__ = ["InferenceResult", "InferenceSpec", "PodiumError", "default_runner", "plan", "run_inference",
+           "settings_for"]

@@ -1,0 +1,189 @@
+"""The LoadGen tests of one inference run: a started runner, then performance / accuracy / peak-search tests,
+each leaving its logs, its accuracy files and its `podium_run.json`.
+
+Nothing measured is lost: the record is written after every test, whether the test passed, failed or was
+interrupted, before any error is raised.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from podium.core.errors import PodiumError, RunAborted
+from podium.inference import record as rec
+from podium.inference.harness import InferenceResult, Plan, settings_for
+from podium.loadgen import logparse
+from podium.loadgen.settings import LogSettings, Mode, Scenario, TestSettings
+
+_STALE = ("accuracy.txt", "accuracy.json", rec.RECORD_NAME)
+
+
+class Library:
+    """The engine's sample library: the dataset, and the runner told when a sample set is (un)loaded."""
+
+    def __init__(self, dataset: Any, runner: Any) -> None:
+        self.dataset, self.runner = dataset, runner
+        self.name = dataset.name
+        self.total_sample_count = dataset.total_sample_count
+        self.performance_sample_count = dataset.performance_sample_count
+
+    def load_samples(self, indices: list[int]) -> None:
+        self.dataset.load_samples(indices)
+        self.runner.samples_loaded()
+
+    def unload_samples(self, indices: list[int]) -> None:
+        self.runner.samples_unloaded()
+        self.dataset.unload_samples(indices)
+
+
+class Session:
+    """A started runner over one dataset; `run_mode` runs the tests the spec's mode asks for."""
+
+    def __init__(self, p: Plan, dataset: Any) -> None:
+        from podium.inference.completion import NativeCompleter, OfficialCompleter
+        from podium.inference.runners import make_runner
+
+        self.plan, self.dataset = p, dataset
+        make = OfficialCompleter if p.spec.engine == "official" else NativeCompleter
+        self.completer = make(p.task.encoding)
+        self.runner = make_runner(p.model, dataset, self.completer, p.runner)
+        self.library = Library(dataset, self.runner)
+
+    def __enter__(self) -> Session:
+        self.runner.start()  # models load and warm up here, before any test
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.runner.stop()
+
+    def run_mode(self) -> InferenceResult:
+        p, mode = self.plan, self.plan.spec.mode
+        out = InferenceResult(p.scenario_dir, [])
+        if mode is Mode.FIND_PEAK:
+            from podium.inference import peak
+
+            out.peak = peak.search(self, out.records)
+            return out
+        if mode in (Mode.PERFORMANCE, Mode.SUBMISSION):
+            out.records.append(self.run_test(Mode.PERFORMANCE, p.scenario_dir / "performance" / "run_1"))
+        if mode in (Mode.ACCURACY, Mode.SUBMISSION) and not self.runner.failed:
+            out.records.append(self.run_test(Mode.ACCURACY, p.scenario_dir / "accuracy"))
+        return out
+
+    def run_test(self, mode: Mode, outdir: Path, settings: TestSettings | None = None) -> dict[str, Any]:
+        """One LoadGen test into `outdir`; returns (and writes) its record."""
+        settings = settings or settings_for(self.plan, mode)
+        outdir.mkdir(parents=True, exist_ok=True)
+        for name in _STALE:
+            (outdir / name).unlink(missing_ok=True)
+        self.completer.failures.clear()
+        started, t0 = rec.now_iso(), time.perf_counter()
+        latencies, engine_errors, aborted = self._engine_run(settings, outdir)
+        record = self._record(mode, outdir, settings, latencies, engine_errors, started, t0)
+        if mode is Mode.ACCURACY and not record["errors"]:
+            record["accuracy"] = self._score(outdir, record)
+        rec.write_json(outdir / rec.RECORD_NAME, record)
+        if aborted:
+            raise RunAborted(f"interrupted; what was measured is in {outdir}")
+        return record
+
+    def _engine_run(self, settings: TestSettings, outdir: Path) -> tuple[np.ndarray | None, list[str], bool]:
+        p = self.plan
+        if p.spec.engine == "official":
+            from podium.inference.official import run_official
+
+            return None, run_official(self.runner, self.library, settings, outdir), False
+        from podium import loadgen
+        from podium.inference.progress import watching
+
+        options = loadgen.RunOptions(completion_timeout_s=p.spec.completion_timeout_s)
+        with watching(p.spec.progress, settings):
+            try:
+                r = loadgen.run(self.runner, self.library, settings, LogSettings(outdir=str(outdir)),
+                                options=options)
+            except KeyboardInterrupt:  # between passes: the engine has written its logs
+                return None, ["interrupted"], True
+        return r.sample_latencies_ns, list(r.errors), r.aborted
+
+    def _record(self, mode: Mode, outdir: Path, settings: TestSettings, latencies: np.ndarray | None,
+                engine_errors: list[str], started: str, t0: float) -> dict[str, Any]:
+        p, spec = self.plan, self.plan.spec
+        detail = _read_detail(outdir)
+        failures = [f.describe() for f in self.completer.failures]
+        errors = [f"inference failed on {f['samples']} samples (ids {f['sample_ids'][:8]}): {f['error']}"
+                  for f in failures] + [e for e in engine_errors if e]
+        errors += [str(e.get("value")) for e in getattr(detail, "errors", []) if str(e.get("value")) not in errors]
+        head = rec.headline(spec.scenario, detail) if mode is not Mode.ACCURACY else None
+        validity = str(detail.get("result_validity", "INVALID")) if head else None
+        if errors and validity == "VALID":
+            validity = "INVALID"
+        out: dict[str, Any] = {
+            "schema_version": rec.SCHEMA_VERSION, "kind": "podium.inference.run",
+            "system_id": spec.system_id, "round": p.round.name, "benchmark": p.bench.name,
+            "scenario": spec.scenario.value, "mode": mode.name.lower(), "engine": spec.engine,
+            "short": spec.short, "valid_for_submission": spec.valid_for_submission,
+            "backend": self._backend_info(), "runner": self.runner.describe(),
+            "model": {"path": str(Path(spec.model_path).resolve()), "sha256": rec.file_sha256(spec.model_path)},
+            "dataset": self.dataset.describe(), "response_encoding": p.task.encoding.describe(),
+            "settings": {"min_duration_ms": settings.min_duration_ms, "min_query_count": settings.min_query_count,
+                         "server_target_qps": settings.server_target_qps,
+                         "server_target_latency_ns": settings.server_target_latency_ns},
+            "result": None if head is None else {
+                "metric": head.key, "value": head.value, "units": head.units, "validity": validity,
+                "reasons": _reasons(detail) + ([] if spec.valid_for_submission else
+                                               ["short run: not valid for submission"])},
+            "latency_ns": _latency_summary(detail), "errors": errors, "failed_batches": failures,
+            "started_at": started, "wall_s": round(time.perf_counter() - t0, 3), "versions": rec.versions(),
+        }
+        if latencies is not None and mode is not Mode.ACCURACY:
+            out.update(rec.latency_shape(latencies))
+        return out
+
+    def _backend_info(self) -> dict[str, Any]:
+        models = getattr(self.runner, "models", None) or [getattr(self.runner, "model", None)]
+        info = getattr(self.runner, "worker_info", None) or [m.describe() for m in models if m is not None]
+        return info[0] if info else {"name": self.plan.spec.backend}
+
+    def _score(self, outdir: Path, record: dict[str, Any]) -> dict[str, Any]:
+        """Accuracy from mlperf_log_accuracy.json and the dataset's ground truth; accuracy.txt and .json."""
+        from podium.inference.accuracy import evaluate, write_accuracy
+
+        p = self.plan
+        try:
+            result = evaluate(p.task.metric, outdir / "mlperf_log_accuracy.json", self.dataset, p.task.encoding)
+        except PodiumError as e:
+            record["errors"].append(f"accuracy: {e}")
+            return {"metric": p.task.metric, "value": None, "target": p.accuracy_target, "passed": False}
+        write_accuracy(outdir, result, p.accuracy_target)
+        passed = p.accuracy_target is None or result.value >= p.accuracy_target
+        return {"metric": result.metric, "value": result.value, "units": result.units, "good": result.good,
+                "total": result.total, "target": p.accuracy_target, "passed": passed}
+
+
+def _read_detail(outdir: Path) -> Any:
+    path = outdir / "mlperf_log_detail.txt"
+    try:
+        return logparse.read_detail(path, strict=False)
+    except (OSError, ValueError):
+        return {}
+
+
+def _reasons(detail: Any) -> list[str]:
+    checks = (("result_min_duration_met", "min duration not met"), ("result_min_queries_met", "min queries not met"),
+              ("result_perf_constraints_met", "latency constraint not met"),
+              ("early_stopping_met", "early stopping not met"))
+    return [text for key, text in checks if detail.get(key) is False]
+
+
+def _latency_summary(detail: Any) -> dict[str, Any]:
+    keys = {"mean": "result_mean_latency_ns", "p50": "result_50.00_percentile_latency_ns",
+            "p90": "result_90.00_percentile_latency_ns", "p99": "result_99.00_percentile_latency_ns",
+            "max": "result_max_latency_ns"}
+    return {name: detail[key] for name, key in keys.items() if key in detail}
+
+
+__all__ = ["Library", "Scenario", "Session"]

@@ -1,0 +1,133 @@
+"""The embedded tiny suite: the whole MLPerf cycle on a small CPU in minutes.
+
+Train `digits` to its target (MLPerf Training rules, N runs, olympic score), take the trained model (state dict
+and its ONNX export), measure its FP32 accuracy with bare PyTorch (the reference the 99% target is taken of),
+then serve it on each backend in every scenario of the `tiny-v1` round, performance and accuracy, under that
+round's rules (durations of seconds; results valid under them), and collect one row per run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from podium.core.errors import PodiumError
+from podium.loadgen.settings import Mode, Scenario
+
+ROUND = "tiny-v1"
+BENCHMARK = "digits"
+BACKENDS = ("onnxruntime", "pytorch")
+SERVER_LOAD = 0.3  # Server target QPS as a share of the measured single-sample capacity
+OFFLINE_BATCH = 64
+
+
+@dataclass
+class SuiteRow:
+    """One line of the final table."""
+
+    benchmark: str
+    backend: str
+    scenario: str
+    metric: str
+    validity: str
+    accuracy: str
+    time_to_train: str
+    ok: bool
+
+
+@dataclass
+class SuiteResult:
+    rows: list[SuiteRow] = field(default_factory=list)
+    training: Any = None
+    reference_accuracy: float | None = None
+    out: Path = Path("podium-out")
+    wall_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.rows) and all(r.ok for r in self.rows)
+
+
+def train(out: Path, system: str, runs: int | None, observer: Any) -> Any:
+    """MLPerf-style time to train of `digits`; returns the CampaignResult."""
+    from podium.training import Campaign
+    from podium.training.campaign import CampaignConfig, Distribution
+    from podium.workloads import WORKLOADS
+    from podium.workloads.base import Division
+
+    config = CampaignConfig(runs=runs, division=Division.CLOSED, out=out / "training", system=system,
+                            device="cpu", check_compliance=True, save_models=True)
+    return Campaign(WORKLOADS.get(BENCHMARK), config, observer, Distribution()).run()
+
+
+def trained_model(training: Any) -> tuple[Path, Path]:
+    """(model.onnx, model.pt) of the first converged run."""
+    for record in training.records:
+        files = {Path(f).suffix: Path(f) for f in record.model_files}
+        if record.converged and ".onnx" in files and ".pt" in files:
+            return files[".onnx"], files[".pt"]
+    raise PodiumError("no training run converged with a saved model; nothing to serve")
+
+
+def fp32_accuracy(state_dict: Path) -> float:
+    """Top-1 (%) of the trained model in FP32 with bare PyTorch on the eval split: the reference accuracy."""
+    import torch
+
+    from podium.workloads.digits import load_splits, small_resnet
+
+    model = small_resnet()
+    model.load_state_dict(torch.load(state_dict, weights_only=True))
+    _, (x, y) = load_splits()
+    with torch.inference_mode():
+        predicted = model.eval()(torch.as_tensor(x)).argmax(dim=1).numpy()
+    return float((predicted == y).mean() * 100.0)
+
+
+def capacity(backend: str, model: Path, batch: int) -> float:
+    """Samples/s of the bare runtime on `batch`-sized batches (a quick calibration, untimed by the rules)."""
+    import numpy as np
+
+    from podium.inference.backends import BACKENDS, BackendOptions
+    from podium.inference.tasks import TASKS
+
+    task = TASKS.get(BENCHMARK)
+    x = np.zeros((batch, 1, 8, 8), dtype=np.float32)
+    m = BACKENDS.get(backend).load(model, BackendOptions(), model_factory=task.model_factory(), example_input=x)
+    try:
+        n, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < 0.3:
+            m.predict(x)
+            n += batch
+        return n / (time.perf_counter() - t0)
+    finally:
+        m.close()
+
+
+def serve(out: Path, system: str, backend: str, model: Path, reference: float,
+          report: Callable[[dict], None]) -> list[dict]:
+    """Every scenario of the tiny round on one backend, performance then accuracy; returns the records."""
+    from podium.benchmarks import get_round
+    from podium.inference.harness import InferenceSpec, default_runner, run_inference
+
+    bench = get_round(ROUND).benchmark(BENCHMARK)
+    records: list[dict] = []
+    single = capacity(backend, model, 1)
+    offline = capacity(backend, model, OFFLINE_BATCH)
+    for scenario in _scenarios(bench):
+        qps = {Scenario.SERVER: single * SERVER_LOAD, Scenario.OFFLINE: offline}.get(scenario)
+        spec = InferenceSpec(benchmark=BENCHMARK, scenario=scenario, model_path=model, mode=Mode.SUBMISSION,
+                             round=ROUND, backend=backend, runner=default_runner(scenario), out=out / "inference",
+                             system_id=system, target_qps=qps, reference_accuracy=reference, progress=False)
+        for r in run_inference(spec).records:
+            records.append(r)
+            report(r)
+    return records
+
+
+def _scenarios(bench: Any) -> list[Scenario]:
+    """The scenarios required in either category, in LoadGen's order."""
+    required = {s for category in ("edge", "datacenter") for s in bench.scenarios(category)}
+    return [s for s in Scenario if s in required]
