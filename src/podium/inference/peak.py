@@ -64,7 +64,10 @@ def _bisect(session: Any, records: list, peak_dir: Path) -> dict[str, Any]:
             best = {"target_qps": qps, "dir": outdir}
         return ok
 
-    lo, hi = _bracket(trial, base.server_target_qps, steps, session)
+    # Below this rate a run needs more than its minimum duration to issue its minimum query count: the
+    # search does not go lower (a run there is slow, and it cannot pass early stopping any sooner).
+    floor_qps = base.min_query_count / max(base.min_duration_ms / 1000, 1e-3)
+    lo, hi = _bracket(trial, max(base.server_target_qps, floor_qps), floor_qps, steps, session)
     while lo and hi and hi / lo > 1 + TOLERANCE and len(steps) < MAX_TRIALS and not session.runner.failed:
         mid = (lo + hi) / 2
         lo, hi = (mid, hi) if trial(mid) else (lo, mid)
@@ -76,11 +79,13 @@ def _bisect(session: Any, records: list, peak_dir: Path) -> dict[str, Any]:
             "bracket_qps": [lo, hi], "tolerance": TOLERANCE, "steps": steps}
 
 
-def _bracket(trial: Any, start: float, steps: list, session: Any) -> tuple[float | None, float | None]:
-    """(highest valid, lowest invalid) QPS: double from a valid start, halve from an invalid one."""
+def _bracket(trial: Any, start: float, floor: float, steps: list,
+             session: Any) -> tuple[float | None, float | None]:
+    """(highest valid, lowest invalid) QPS: double from a valid start, halve from an invalid one, not below
+    `floor` (then there is no valid QPS: lo is None)."""
     lo = hi = None
     q = start
-    while len(steps) < MAX_TRIALS and not session.runner.failed:
+    while len(steps) < MAX_TRIALS and not session.runner.failed and q >= floor * (1 - 1e-9):
         if trial(q):
             lo = q
             if hi is not None:
@@ -88,7 +93,7 @@ def _bracket(trial: Any, start: float, steps: list, session: Any) -> tuple[float
             q *= 2
         else:
             hi = q
-            if lo is not None:
+            if lo is not None or q == floor:
                 break
-            q /= 2
+            q = max(q / 2, floor)
     return lo, hi

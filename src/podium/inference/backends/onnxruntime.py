@@ -43,7 +43,7 @@ def resolve_providers(requested: tuple[str, ...], device: str, available: list[s
     for name in requested:
         match = by_name.get(name.lower())
         if match is None:
-            close = difflib.get_close_matches(name.lower(), list(by_name), n=1, cutoff=0.5)
+            close = difflib.get_close_matches(name.lower(), list(by_name), n=1, cutoff=0.8)
             raise ConfigError(f"execution provider {name!r} is not available in this onnxruntime; "
                               f"available: {', '.join(available)}", key="providers",
                               suggestion=by_name[close[0]] if close else None)

@@ -215,8 +215,8 @@ class PyTorchBackend(Backend):
         if opts.compile and (model_factory is None or example_input is None or len(example_input) == 0):
             raise ConfigError("compile=True needs model_factory (an eager model, not TorchScript) and "
                               "example_input (compilation happens at load, not in the timed run)", key="compile")
-        notes = _apply_threads(torch, opts)
         module, fmt = _load_module(torch, path, model_factory)
+        notes = _apply_threads(torch, opts)   # process-wide: only once the model file has passed its checks
         module = self._place(torch, module, device, opts)
         model = TorchModel(torch, module, self._io(example_input, notes), device=device, autocast_dtype=autocast_dtype,
                            opts=opts, model={"path": str(path.resolve()), "format": fmt})

@@ -1,0 +1,227 @@
+"""Results found on disk: inference results and training runs in Podium's run trees and in submission trees.
+
+What is read (either layout; `<root>` is any folder holding results/ and systems/):
+    <root>/results/<system>/<benchmark>/<scenario>/performance/run_1/mlperf_log_detail.txt   the result
+        ... podium_run.json beside it (optional: backend, runner, round, latency histogram),
+        <scenario>/accuracy/accuracy.json (else the accuracy run's podium_run.json, else accuracy.txt),
+        <scenario>/find_peak/podium_peak.json, <scenario>/measurements.json
+    <root>/results/<system>/<benchmark>/result_<i>.txt      training mllogs
+    <root>/podium/<system>/<benchmark>/campaign.json        Podium's training record (score, convergence)
+    <root>/systems/<system>.json                            the system description
+Compliance runs (TEST0x/) are not results of their own and are skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from podium.core.errors import ConfigError
+from podium.loadgen.logparse import DetailLogContents, read_detail
+
+__all__ = ["InferenceResult", "TrainingLog", "TrainingResult", "find_inference", "find_training", "int_field",
+           "read_accuracy", "read_mllog", "training_target"]
+
+
+def _json(path: Path) -> dict[str, Any] | None:
+    """A JSON object from `path`; None when the file is absent."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        return None
+    except ValueError as e:
+        raise ConfigError(f"not JSON: {e}", path=str(path)) from None
+    return data if isinstance(data, dict) else None
+
+
+def int_field(system: Mapping[str, Any], key: str, default: int) -> int:
+    """A count from a system description (2, "2", "2 (SMT off)"); `default` when blank or absent."""
+    m = re.match(r"\s*(\d+)", str(system.get(key, "")))
+    return int(m.group(1)) if m else default
+
+
+@dataclass(frozen=True)
+class InferenceResult:
+    """One performance result on disk and what surrounds it: podium_run.json, accuracy, peak search, system."""
+
+    root: Path                  # the tree holding results/ and systems/
+    source: Path                # the path it was found under (a `podium results` argument)
+    system_id: str
+    benchmark: str
+    scenario: str               # the directory name, as the checker reads it
+    perf_dir: Path              # .../<scenario>/performance/run_1
+    detail: DetailLogContents
+    record: Mapping[str, Any]   # podium_run.json ({} in a tree without one)
+    accuracy: Mapping[str, Any] | None
+    peak: Mapping[str, Any] | None
+    system: Mapping[str, Any]
+    measurements: Mapping[str, Any]
+
+    @property
+    def scenario_dir(self) -> Path:
+        return self.perf_dir.parents[1]
+
+
+def find_inference(top: Path) -> list[InferenceResult]:
+    """Every `<root>/results/<system>/<benchmark>/<scenario>/performance/run_1/` under `top` (not TEST0x ones)."""
+    found = sorted(p.parent for p in top.rglob("mlperf_log_detail.txt")
+                   if p.parent.name == "run_1" and p.parents[1].name == "performance" and len(p.parents) > 6
+                   and p.parents[5].name == "results" and not p.parents[2].name.startswith("TEST"))
+    return [read_inference(d, top) for d in found]
+
+
+def read_inference(perf_dir: Path, source: Path) -> InferenceResult:
+    scenario_dir, root = perf_dir.parents[1], perf_dir.parents[5]
+    record = _json(perf_dir / "podium_run.json") or {}
+    system_id = str(record.get("system_id") or perf_dir.parents[3].name)
+    try:
+        detail = read_detail(perf_dir / "mlperf_log_detail.txt")
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    return InferenceResult(
+        root=root, source=source, system_id=system_id, benchmark=str(record.get("benchmark") or
+                                                                     perf_dir.parents[2].name),
+        scenario=scenario_dir.name, perf_dir=perf_dir, detail=detail, record=record,
+        accuracy=read_accuracy(scenario_dir / "accuracy"),
+        peak=_json(scenario_dir / "find_peak" / "podium_peak.json"),
+        system=_json(root / "systems" / f"{system_id}.json") or {},
+        measurements=_json(scenario_dir / "measurements.json") or {})
+
+
+def read_accuracy(acc_dir: Path) -> dict[str, Any] | None:
+    """accuracy.json, else the accuracy run's podium_run.json, else accuracy.txt's first line (a tree from
+    elsewhere: the official vision line `accuracy=98.592%, good=350, total=355`, which the checker reads)."""
+    data = _json(acc_dir / "accuracy.json")
+    if data is not None:
+        return data
+    record = _json(acc_dir / "podium_run.json") or {}
+    if record.get("accuracy"):
+        return dict(record["accuracy"])
+    try:
+        first = (acc_dir / "accuracy.txt").read_text(encoding="utf-8", errors="replace").partition("\n")[0]
+    except FileNotFoundError:
+        return None
+    m = re.match(r"accuracy=([-+.\d]+)%", first)
+    return {"metric": "accuracy", "value": float(m.group(1)), "units": "%"} if m else None
+
+
+@dataclass(frozen=True)
+class TrainingLog:
+    """One training run's mllog, reduced to what tables and plots need."""
+
+    path: Path
+    index: int
+    status: str | None                       # run_stop's status; None when the run never stopped
+    run_start_ms: int | None
+    run_stop_ms: int | None
+    evals: tuple[tuple[int, float], ...]     # (ms since run_start, eval_accuracy), in log order
+    global_batch_size: int | None
+
+    @property
+    def duration_ms(self) -> int | None:
+        """The run's score: run_stop.time_ms - run_start.time_ms (training rules §Run results)."""
+        if self.run_start_ms is None or self.run_stop_ms is None:
+            return None
+        return self.run_stop_ms - self.run_start_ms
+
+
+def read_mllog(path: Path) -> TrainingLog:
+    """First run_start/run_stop, every eval_accuracy; text before `:::MLLOG ` is dropped as mllog's parser does."""
+    entries: list[dict[str, Any]] = []
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            _, marker, tail = line.partition(":::MLLOG ")
+            try:
+                entries.append(json.loads(tail)) if marker else None
+            except ValueError:
+                continue
+    first: dict[str, dict[str, Any]] = {}
+    for e in entries:
+        first.setdefault(str(e.get("key")), e)
+    start = first.get("run_start", {}).get("time_ms")
+    stop = first.get("run_stop")
+    evals = tuple((int(e["time_ms"]) - start, float(e["value"])) for e in entries
+                  if e.get("key") == "eval_accuracy" and start is not None and _is_number(e.get("value")))
+    gbs = first.get("global_batch_size", {}).get("value")
+    m = re.search(r"(\d+)", path.stem)
+    return TrainingLog(path, int(m.group(1)) if m else 0, None if stop is None else
+                       (stop.get("metadata") or {}).get("status"), start, None if stop is None else
+                       stop.get("time_ms"), evals, gbs if isinstance(gbs, int) else None)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    """One benchmark's training runs on one system, with Podium's campaign record when there is one."""
+
+    root: Path
+    source: Path
+    system_id: str
+    benchmark: str
+    results_dir: Path
+    logs: tuple[TrainingLog, ...]
+    campaign: Mapping[str, Any] | None
+    system: Mapping[str, Any]
+
+    def score_minutes(self) -> tuple[float | None, list[str]]:
+        """campaign.json's submitted score (the median window's with more runs than required), else the
+        olympic mean of the logs; and the reasons the result is not valid."""
+        c = self.campaign
+        if c is None:
+            from podium.training.scoring import olympic_score, runs_required
+
+            done = [log.duration_ms if log.status == "success" else None for log in self.logs]
+            score = olympic_score(done, self.benchmark)
+            short = len(self.logs) < runs_required(self.benchmark)
+            return score.minutes, [x for x in (score.reason, short and f"{len(self.logs)} of "
+                                               f"{runs_required(self.benchmark)} required runs") if x]
+        score, window = c.get("score") or {}, c.get("median_window")
+        minutes = window["minutes"] if window else score.get("minutes")
+        reasons = [] if minutes is not None else [score.get("reason") or "no score"]
+        if len(c.get("runs", ())) < int(c.get("runs_required", 0)):
+            reasons.append(f"{len(c['runs'])} of {c['runs_required']} required runs")
+        conv = c.get("convergence") or {}
+        if conv.get("passed") is False:
+            reasons.append(f"convergence check failed: {conv.get('message', '')}".rstrip(": "))
+        if c.get("interrupted"):
+            reasons.append("campaign interrupted")
+        return minutes, reasons
+
+
+def find_training(top: Path) -> list[TrainingResult]:
+    """Every `<root>/results/<system>/<benchmark>/` holding `result_<i>.txt` mllogs under `top`."""
+    dirs = sorted({p.parent for p in top.rglob("result_*.txt")
+                   if len(p.parents) > 3 and p.parents[2].name == "results"})
+    return [read_training(d, top) for d in dirs]
+
+
+def read_training(results_dir: Path, source: Path) -> TrainingResult:
+    root, system_id, benchmark = results_dir.parents[2], results_dir.parent.name, results_dir.name
+    logs = sorted((read_mllog(p) for p in results_dir.glob("result_*.txt")), key=lambda log: log.index)
+    return TrainingResult(root, source, system_id, benchmark, results_dir, tuple(logs),
+                          _json(root / "podium" / system_id / benchmark / "campaign.json"),
+                          _json(root / "systems" / f"{system_id}.json") or {})
+
+
+def training_target(t: TrainingResult) -> tuple[str, float] | None:
+    """(metric, target) of the campaign's workload, from the workload registry; None when unknown."""
+    name = (t.campaign or {}).get("workload")
+    if not name:
+        return None
+    from podium.core.errors import PodiumError
+    from podium.workloads import WORKLOADS
+
+    try:
+        quality = WORKLOADS.get(str(name)).quality
+    except PodiumError:
+        return None
+    return quality.metric, quality.target
+

@@ -1,0 +1,448 @@
+"""Summary tables: results found in run trees, as rows in the official summary CSV's columns.
+
+A row is one inference result (benchmark x scenario) or one training benchmark (olympic time to train). Rows
+carry the official columns (inference_suite.md §4.4; submission_checker/results.py), then Podium's own:
+Validity, Reasons, the configuration label, the per-accelerator normalized result and its unit, and the kind.
+`load(paths)` finds the results (`podium.results.runs`) and builds the rows; the writers render them, with
+comparisons (`podium.results.comparison`) appended, as aligned text, CSV, Markdown and JSON.
+
+Result metric, as the submission checker reads it (constants.py RESULT_FIELD_NEW, v5.0 onward;
+checks/performance_check.py): Offline `result_samples_per_second`, Server `result_completed_samples_per_sec`,
+SingleStream `early_stopping_latency_ss`, MultiStream `early_stopping_latency_ms`, both latencies in ms
+(ns / 1e6). Units follow UNIT_DICT: "Latency (ms)", "Samples/s", "Queries/s" (Tokens/s for LLMs).
+"""
+
+from __future__ import annotations
+
+import csv
+import enum
+import io
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from podium.core.errors import ConfigError
+from podium.results.runs import (InferenceResult, TrainingResult, find_inference, find_training, int_field,
+                                 training_target)
+
+if TYPE_CHECKING:
+    from podium.results.comparison import Comparison
+
+__all__ = [
+    "COLUMNS", "OFFICIAL_COLUMNS", "Better", "Kind", "Results", "Row", "config_label", "fmt", "format_text", "load",
+    "normalize", "to_csv", "to_json", "to_markdown", "write_tables", "write_text_atomic",
+]
+
+# tables JSON format history (loaders accept every version):
+#   1: first version (columns, rows, comparisons)
+SCHEMA_VERSION = 1
+
+# The checker's summary CSV header, in its order (submission_checker/results.py ResultExporter.head).
+OFFICIAL_COLUMNS = (
+    "Organization", "Availability", "Division", "SystemType", "SystemName", "Platform", "Model", "MlperfModel",
+    "Scenario", "Result", "Accuracy", "number_of_nodes", "host_processor_model_name", "host_processors_per_node",
+    "host_processor_core_count", "accelerator_model_name", "accelerators_per_node", "total_accelerators",
+    "Location", "framework", "operating_system", "notes", "compliance", "errors", "version", "inferred",
+    "has_power", "Units", "weight_data_types", "design_power_watts", "PrivateID",
+)
+PODIUM_COLUMNS = ("Validity", "Reasons", "Configuration", "NormalizedResult", "NormalizedUnits", "Kind")
+COLUMNS = OFFICIAL_COLUMNS + PODIUM_COLUMNS
+# What the printed table and the Markdown show; CSV and JSON carry every column.
+DISPLAY_COLUMNS = ("Configuration", "Model", "Scenario", "Result", "Units", "NormalizedResult",
+                   "NormalizedUnits", "Accuracy", "Validity")
+
+TRAINING_SCENARIO = "Training"
+LABEL_BACKEND_OPTIONS = ("device", "precision")   # backend options that make a different configuration
+NS_PER_MS = 1_000_000
+THROUGHPUT_UNITS = frozenset({"Samples/s", "Queries/s", "Tokens/s"})
+SCENARIO_ORDER = ("SingleStream", "MultiStream", "Server", "Interactive", "Offline", TRAINING_SCENARIO)
+
+
+class Kind(enum.Enum):
+    INFERENCE = "inference"
+    TRAINING = "training"
+
+
+class Better(enum.Enum):
+    """Which way a result improves: throughput up, latency and time to train down."""
+
+    HIGHER = "higher"
+    LOWER = "lower"
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A detail-log key holding a scenario's result; the value shown is the logged one / `divisor`."""
+
+    key: str
+    units: str
+    better: Better
+    divisor: float = 1.0
+
+
+def _latency(key: str) -> Metric:
+    return Metric(key, "Latency (ms)", Better.LOWER, NS_PER_MS)
+
+
+# Keyed by the scenario directory names (Interactive is a Server variant the engine does not run itself).
+# Each tuple: the checker's key first, then what logs older than v5.0 (no early stopping) carry instead.
+METRICS: dict[str, tuple[Metric, ...]] = {
+    "Offline": (Metric("result_samples_per_second", "Samples/s", Better.HIGHER),),
+    "Server": (Metric("result_completed_samples_per_sec", "Queries/s", Better.HIGHER),
+               Metric("result_scheduled_samples_per_sec", "Queries/s", Better.HIGHER)),
+    "Interactive": (Metric("result_completed_samples_per_sec", "Queries/s", Better.HIGHER),),
+    "SingleStream": (_latency("early_stopping_latency_ss"), _latency("result_90.00_percentile_latency_ns")),
+    "MultiStream": (_latency("early_stopping_latency_ms"),
+                    _latency("result_99.00_percentile_per_query_latency_ns")),
+}
+# LLM benchmarks report tokens (constants.py RESULT_FIELD_BENCHMARK_OVERWRITE); used when the run says Tokens/s.
+TOKEN_METRICS = {"Offline": Metric("result_tokens_per_second", "Tokens/s", Better.HIGHER),
+                 "Server": Metric("result_completed_tokens_per_second", "Tokens/s", Better.HIGHER),
+                 "Interactive": Metric("result_completed_tokens_per_second", "Tokens/s", Better.HIGHER)}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the summary: the official columns and Podium's, plus typed copies of what comparisons use."""
+
+    kind: Kind
+    label: str
+    benchmark: str
+    scenario: str
+    value: float | None
+    units: str
+    better: Better
+    valid: bool
+    reasons: tuple[str, ...]
+    normalized: float | None
+    normalized_units: str
+    root: Path                  # the tree holding results/ and systems/
+    source: Path                # the path it was found under
+    location: Path              # its performance/run_1 (inference) or results/<system>/<benchmark> (training)
+    columns: Mapping[str, Any] = field(repr=False, default_factory=dict)
+    notes: tuple[str, ...] = ()  # remarks that do not make the result invalid (a short run, no accuracy run)
+
+    @property
+    def cell(self) -> tuple[str, str]:
+        return self.benchmark, self.scenario
+
+
+@dataclass(frozen=True)
+class Results:
+    """Everything found under the given paths, and its rows (sorted: kind, benchmark, scenario, label)."""
+
+    paths: tuple[Path, ...]
+    inference: tuple[InferenceResult, ...]
+    training: tuple[TrainingResult, ...]
+    rows: tuple[Row, ...]
+
+    @property
+    def labels(self) -> list[str]:
+        return list(dict.fromkeys(r.label for r in self.rows))
+
+
+def load(paths: Iterable[Path | str]) -> Results:
+    """Read every inference result and training campaign under `paths` (run trees or submission trees)."""
+    roots = tuple(Path(p) for p in paths)
+    for p in roots:
+        if not p.exists():
+            raise ConfigError(f"no such directory: {p}")
+    inference = tuple(r for p in roots for r in find_inference(p))
+    training = tuple(t for p in roots for t in find_training(p))
+    if not inference and not training:
+        raise ConfigError(f"no results under {', '.join(map(str, roots))} (looked for "
+                          "results/<system>/<benchmark>/<scenario>/performance/run_1/ and result_<i>.txt)")
+    base = [config_label(r.system_id, r.record) for r in inference] + [training_label(t) for t in training]
+    labels = _disambiguate(base, [r.root for r in inference] + [t.root for t in training])
+    rows = [inference_row(r, lab) for r, lab in zip(inference, labels)]
+    rows += [training_row(t, lab) for t, lab in zip(training, labels[len(inference):])]
+    rows.sort(key=lambda r: (r.kind.value, r.benchmark, _scenario_rank(r.scenario), r.label))
+    return Results(roots, inference, training, tuple(rows))
+
+
+def _scenario_rank(scenario: str) -> int:
+    return SCENARIO_ORDER.index(scenario) if scenario in SCENARIO_ORDER else len(SCENARIO_ORDER)
+
+
+# ---- configuration labels
+
+
+def config_label(system_id: str, record: Mapping[str, Any]) -> str:
+    """`<system>/<backend>[device=..]/<runner kind>(k=v,...)`: what tells two runs of one benchmark apart.
+
+    Backend name (`+official` when the official LoadGen ran) with its device and precision when recorded,
+    runner kind and its scalar settings (batch size, instances, ...). A tree without podium_run.json (an
+    official submission) is labelled by its system id alone.
+    """
+    backend = record.get("backend") or {}
+    runner = dict(record.get("runner") or {})
+    if not backend and not runner:
+        return system_id
+    name = str(backend.get("name", "?"))
+    if record.get("engine", "podium") != "podium":
+        name += f"+{record['engine']}"
+    options = backend.get("options") or {}
+    picked = [f"{k}={options[k]}" for k in LABEL_BACKEND_OPTIONS if options.get(k) not in (None, "")]
+    name += f"[{','.join(picked)}]" if picked else ""
+    kind = str(runner.pop("kind", "runner"))
+    return f"{system_id}/{name}/{kind}({_knobs(runner)})"
+
+
+def _knobs(settings: Mapping[str, Any]) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(settings.items()) if isinstance(v, (str, int, float, bool)))
+
+
+def training_label(t: TrainingResult) -> str:
+    batch = {log.global_batch_size for log in t.logs if log.global_batch_size is not None}
+    gbs = f"(global_batch_size={batch.pop()})" if len(batch) == 1 else ""
+    return f"{t.system_id}/training{gbs}"
+
+
+def _disambiguate(labels: Sequence[str], roots: Sequence[Path]) -> list[str]:
+    """A label found in several trees gets `@<tree>`, the tree's path below what those trees share."""
+    seen: dict[str, set[Path]] = {}
+    for label, root in zip(labels, roots):
+        seen.setdefault(label, set()).add(root.resolve())
+    out = []
+    for label, root in zip(labels, roots):
+        trees = seen[label]
+        if len(trees) == 1:
+            out.append(label)
+            continue
+        common = Path(os.path.commonpath([str(t) for t in trees]))
+        out.append(f"{label}@{root.resolve().relative_to(common)}")
+    return out
+
+
+# ---- rows
+
+
+def _system_columns(system: Mapping[str, Any]) -> dict[str, Any]:
+    nodes = int_field(system, "number_of_nodes", 1)
+    notes = ". ".join(str(system[k]) for k in ("hw_notes", "sw_notes") if system.get(k))
+    return {
+        "Organization": system.get("submitter", ""), "Availability": system.get("status", ""),
+        "Division": system.get("division", ""), "SystemType": system.get("system_type", ""),
+        "SystemName": system.get("system_name", ""), "number_of_nodes": nodes,
+        "host_processor_model_name": system.get("host_processor_model_name", ""),
+        "host_processors_per_node": system.get("host_processors_per_node", ""),
+        "host_processor_core_count": system.get("host_processor_core_count", ""),
+        "accelerator_model_name": system.get("accelerator_model_name", ""),
+        "accelerators_per_node": system.get("accelerators_per_node", ""),
+        "total_accelerators": nodes * int_field(system, "accelerators_per_node", 0),
+        "framework": system.get("framework", ""), "operating_system": system.get("operating_system", ""),
+        "notes": notes, "design_power_watts": "", "PrivateID": "", "has_power": False, "inferred": 0,
+    }
+
+
+def normalize(value: float | None, units: str, system: Mapping[str, Any]) -> tuple[float | None, str]:
+    """Throughput per accelerator; per host processor socket on systems without accelerators.
+
+    Latencies and times are not normalized: one query's latency does not divide among chips. Without a system
+    description there is nothing to divide by.
+    """
+    if value is None or units not in THROUGHPUT_UNITS or not system:
+        return None, ""
+    nodes = int_field(system, "number_of_nodes", 1)
+    accelerators = nodes * int_field(system, "accelerators_per_node", 0)
+    if accelerators > 0:
+        return value / accelerators, f"{units} per accelerator"
+    sockets = nodes * int_field(system, "host_processors_per_node", 1)
+    return value / max(sockets, 1), f"{units} per socket"
+
+
+def result_metric(r: InferenceResult) -> tuple[Metric, float | None]:
+    """The scenario's metric and its value from the detail log (None when the log lacks every candidate)."""
+    wants_tokens = (r.record.get("result") or {}).get("units") == "Tokens/s"
+    candidates = ((TOKEN_METRICS[r.scenario],) if wants_tokens and r.scenario in TOKEN_METRICS else ()) + \
+        METRICS.get(r.scenario, ())
+    for metric in candidates:
+        try:
+            return metric, float(r.detail[metric.key]) / metric.divisor
+        except (KeyError, TypeError, ValueError):
+            continue
+    return (candidates[0] if candidates else Metric("", "", Better.HIGHER)), None
+
+
+FLAGS = (("result_min_duration_met", "min duration not met"), ("result_min_queries_met", "min queries not met"),
+         ("result_perf_constraints_met", "latency constraint not met"),
+         ("early_stopping_met", "early stopping not met"))
+
+
+def _problems(r: InferenceResult) -> list[str]:
+    """What makes a result invalid: the detail log's failed rules and errors, the harness's errors, accuracy."""
+    out = [text for key, text in FLAGS if r.detail.get(key) is False]
+    if r.detail.get("result_validity") != "VALID" and not out:
+        out.append(f"LoadGen says {r.detail.get('result_validity', 'nothing')}")
+    if r.detail.num_errors:
+        out.append(f"{r.detail.num_errors} LoadGen error(s) in the detail log")
+    errors = r.record.get("errors") or []
+    if errors:
+        out.append(f"{len(errors)} error(s) in the run: {errors[0]}")
+    acc = r.accuracy
+    if acc is not None and acc.get("passed") is False:
+        out.append(f"accuracy {acc.get('value')} below target {acc.get('target')}")
+    return out
+
+
+def _notes(r: InferenceResult, problems: Sequence[str]) -> list[str]:
+    """The run's own remarks that are not already among the problems (e.g. a short run)."""
+    said = (r.record.get("result") or {}).get("reasons") or []
+    notes = [str(x) for x in said if str(x) not in problems]
+    if not r.record.get("valid_for_submission", True) and not any("submission" in n for n in notes):
+        notes.append("not valid for submission")
+    if r.accuracy is None:
+        notes.append("no accuracy result")
+    if not r.system:
+        notes.append(f"no systems/{r.system_id}.json")
+    return notes
+
+
+def _accuracy_text(acc: Mapping[str, Any] | None) -> str:
+    """As the checker's Accuracy column, `metric: value`, with the value accuracy.txt reports
+    (checks/accuracy_check.py accuracy_metrics)."""
+    if acc is None:
+        return ""
+    return f"{acc.get('metric', 'accuracy')}: {acc.get('value_reported', acc.get('value'))}"
+
+
+def inference_row(r: InferenceResult, label: str) -> Row:
+    metric, value = result_metric(r)
+    reasons = _problems(r)
+    if value is None:
+        reasons.append(f"no {metric.key or 'result'} in {r.perf_dir / 'mlperf_log_detail.txt'}")
+    valid = not reasons
+    normalized, norm_units = normalize(value, metric.units, r.system)
+    notes = _notes(r, reasons)
+    effective = r.detail.get("effective_scenario", r.scenario)
+    columns = {**_system_columns(r.system), **{
+        "Platform": r.system_id, "Model": r.benchmark, "MlperfModel": r.benchmark, "Scenario": r.scenario,
+        "Result": value if value is not None else "", "Accuracy": _accuracy_text(r.accuracy),
+        "Location": str(r.perf_dir.relative_to(r.root)),
+        # The checker fills `compliance` with the division (results.py: "TODO"); so does Podium, for its readers.
+        "compliance": r.system.get("division", ""), "errors": r.detail.num_errors,
+        "version": r.record.get("round", ""), "inferred": int(effective != r.scenario),
+        "Units": metric.units, "weight_data_types": r.measurements.get("weight_data_types", ""),
+        "Validity": "VALID" if valid else "INVALID", "Reasons": "; ".join(reasons + notes),
+        "Configuration": label, "NormalizedResult": normalized if normalized is not None else "",
+        "NormalizedUnits": norm_units, "Kind": Kind.INFERENCE.value}}
+    return Row(Kind.INFERENCE, label, r.benchmark, r.scenario, value, metric.units, metric.better, valid,
+               tuple(reasons), normalized, norm_units, r.root, r.source, r.perf_dir, columns, tuple(notes))
+
+
+def training_row(t: TrainingResult, label: str) -> Row:
+    """Time to train in minutes: campaign.json's submitted score, else the olympic mean of the logs."""
+    minutes, reasons = t.score_minutes()
+    target = training_target(t)
+    converged = sum(1 for log in t.logs if log.status == "success")
+    quality = f"{target[0]} >= {target[1]}: " if target else ""
+    columns = {**_system_columns(t.system), **{
+        "Platform": t.system_id, "Model": t.benchmark, "MlperfModel": t.benchmark,
+        "Scenario": TRAINING_SCENARIO, "Result": minutes if minutes is not None else "",
+        "Accuracy": f"{quality}{converged}/{len(t.logs)} runs converged",
+        "Location": str(t.results_dir.relative_to(t.root)), "compliance": t.system.get("division", ""),
+        "errors": len(t.logs) - converged, "version": (t.campaign or {}).get("ruleset", ""),
+        "Units": "Minutes", "weight_data_types": "", "Validity": "VALID" if not reasons else "INVALID",
+        "Reasons": "; ".join(reasons), "Configuration": label, "NormalizedResult": "", "NormalizedUnits": "",
+        "Kind": Kind.TRAINING.value}}
+    if t.campaign and t.campaign.get("division"):
+        columns["Division"] = columns["compliance"] = t.campaign["division"]
+    return Row(Kind.TRAINING, label, t.benchmark, TRAINING_SCENARIO, minutes, "Minutes", Better.LOWER,
+               not reasons, tuple(reasons), None, "", t.root, t.source, t.results_dir, columns)
+
+
+# ---- rendering
+
+
+def fmt(value: Any) -> str:
+    """A number for people: 4 significant digits, thousands grouped; blanks stay blank."""
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, int) or abs(value) >= 10_000 or (abs(value) >= 1_000 and float(value).is_integer()):
+        return f"{value:,.0f}"
+    return f"{value:,.1f}" if abs(value) >= 1_000 else f"{value:.4g}"
+
+
+def display_rows(rows: Sequence[Row]) -> list[list[str]]:
+    return [[fmt(r.columns.get(c, "")) for c in DISPLAY_COLUMNS] for r in rows]
+
+
+def _aligned(head: Sequence[str], body: Sequence[Sequence[str]]) -> list[str]:
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
+    return ["  ".join(str(x).ljust(w) for x, w in zip(line, widths)).rstrip() for line in [head, *body]]
+
+
+def format_text(results: Results, comparisons: Sequence[Comparison]) -> str:
+    lines = _aligned(DISPLAY_COLUMNS, display_rows(results.rows))
+    for c in comparisons:
+        head, body, gline = c.lines()
+        lines += ["", f"A = {c.a.name}", f"B = {c.b.name}", c.NOTE, *_aligned(head, body), gline]
+    return "\n".join(lines) + "\n"
+
+
+def to_csv(results: Results) -> str:
+    """Every column, quoted as the checker writes its summary.csv."""
+    out = io.StringIO()
+    w = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\n")
+    w.writerow(COLUMNS)
+    w.writerows([[r.columns.get(c, "") for c in COLUMNS] for r in results.rows])
+    return out.getvalue()
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _md_table(head: Sequence[str], body: Sequence[Sequence[str]]) -> list[str]:
+    return ["| " + " | ".join(map(_md_cell, line)) + " |" for line in [head, ["---"] * len(head), *body]]
+
+
+def to_markdown(results: Results, comparisons: Sequence[Comparison]) -> str:
+    lines = ["# Results", "", *_md_table(DISPLAY_COLUMNS, display_rows(results.rows))]
+    for c in comparisons:
+        head, body, gline = c.lines()
+        lines += ["", f"## {_md_cell(c.a.name)} (A) vs {_md_cell(c.b.name)} (B)", "", c.NOTE, "",
+                  *_md_table(head, body), "", _md_cell(gline)]
+    return "\n".join(lines) + "\n"
+
+
+def to_json(results: Results, comparisons: Sequence[Comparison]) -> dict[str, Any]:
+    return {"schema_version": SCHEMA_VERSION, "kind": "podium.results.summary", "columns": list(COLUMNS),
+            "rows": [{c: r.columns.get(c, "") for c in COLUMNS} for r in results.rows],
+            "comparisons": [c.to_json() for c in comparisons]}
+
+
+def write_text_atomic(path: Path, text: str) -> Path:
+    """Write `text` so that a crash leaves the old file or the new one (temp file, then os.replace)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)   # mkstemp makes 0600; results are meant to be read by others
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return path
+
+
+def write_tables(results: Results, comparisons: Sequence[Comparison], *, csv_path: Path | None = None,
+                 md_path: Path | None = None, json_path: Path | None = None) -> list[Path]:
+    """Write the requested formats; returns the paths written."""
+    written = []
+    if csv_path:
+        written.append(write_text_atomic(csv_path, to_csv(results)))
+    if md_path:
+        written.append(write_text_atomic(md_path, to_markdown(results, comparisons)))
+    if json_path:
+        text = json.dumps(to_json(results, comparisons), indent=2, allow_nan=False) + "\n"
+        written.append(write_text_atomic(json_path, text))
+    return written
