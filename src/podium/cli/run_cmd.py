@@ -12,7 +12,8 @@ from typing import Any
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="the tiny suite end to end: train digits, serve it in every scenario, report")
     p.add_argument("--out", type=Path, default=Path("podium-out"), help="where results go (default ./podium-out)")
-    p.add_argument("--system", default="local", help="system id used in results/<system>/")
+    p.add_argument("--system", default="local", help="system id: training results/<system>/, and inference "
+                   "results/<system>-<backend>/ (a system is one hardware and software configuration)")
     p.add_argument("--runs", type=int, help="training runs (default: the benchmark's MLPerf count)")
     p.add_argument("--backend", action="append", choices=["onnxruntime", "pytorch"],
                    help="serve on this backend (repeat; default: both)")
@@ -38,12 +39,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     ok = training.submitted_score.valid
     for backend in args.backend or tiny.BACKENDS:
         model = onnx_model if backend == "onnxruntime" else state_dict
-        for r in tiny.serve(args.out, args.system, backend, model, reference, lambda r: print("  " + one_line(r))):
+        system = f"{args.system}-{backend}"
+        for r in tiny.serve(args.out, system, backend, model, reference, lambda r: print("  " + one_line(r))):
             ok &= _row_ok(r)
             _merge(rows, r, training)
     print()
     _print_table(rows)
     print(f"\nresults: {args.out / 'inference' / 'results'}  training: {args.out / 'training' / 'results'}")
+    from podium.results.report import write_report
+
+    report = write_report([args.out / "inference", args.out / "training"], args.out / "report.html")
+    print(f"report: {report}")
     print(f"podium run took {time.perf_counter() - t0:.0f} s")
     return 0 if ok else 1
 

@@ -175,12 +175,23 @@ def run_inference(spec: InferenceSpec) -> InferenceResult:
     from podium.inference import phases
 
     p = plan(spec)
+    _ensure_system(spec)
     dataset = _open_dataset(p)
     p.model = dataclasses.replace(p.model, example_input=_example_batch(dataset, p.runner.batch_size))
     with phases.Session(p, dataset) as session:
         result = session.run_mode()
     _write_scenario_files(p, dataset)
     return result
+
+
+def _ensure_system(spec: InferenceSpec) -> Path:
+    """systems/<id>.json beside the results: this machine's description, captured when there is none yet."""
+    path = spec.out / "systems" / f"{spec.system_id}.json"
+    if not path.exists():
+        from podium.results import system
+
+        system.write(path, system.capture(spec.system_id))
+    return path
 
 
 def _example_batch(dataset: Any, n: int) -> Any:

@@ -166,6 +166,8 @@ def export_onnx(model: Any, example: Any, path: Path) -> Path:
     if dynamo:
         kwargs["verbose"] = False
         kwargs["dynamic_shapes"] = ({0: torch.export.Dim("batch")},)
+        if example.shape[0] == 1:  # torch.export specializes a dimension of size 1: trace with two samples
+            example = torch.cat([example, example])
     else:
         kwargs["dynamic_axes"] = {"input": {0: "batch"}, "logits": {0: "batch"}}
     exporter_log = logging.getLogger("torch.onnx")
