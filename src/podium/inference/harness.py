@@ -27,6 +27,7 @@ from podium.loadgen.settings import Mode, Scenario, TestSettings
 # The query counts are the smallest early stopping can pass (p90: 44, p99: 459 queries) with a margin, so a
 # quick look can still show VALID at its percentile.
 SHORT_MIN_DURATION_MS = 1000
+SHORT_EXPECTED_NS = 20_000
 SHORT_MIN_QUERY_COUNT = {Scenario.SINGLE_STREAM: 100, Scenario.MULTI_STREAM: 662, Scenario.SERVER: 662,
                          Scenario.OFFLINE: 1024}
 
@@ -164,8 +165,10 @@ def settings_for(p: Plan, mode: Mode) -> TestSettings:
         s = apply_config(s, p.conf_path, model, spec.scenario, ConfType.MLPERF)
     if spec.target_qps:
         s = s.copy(server_target_qps=spec.target_qps, offline_expected_qps=spec.target_qps)
-    if spec.short:
-        s = s.copy(min_duration_ms=min(s.min_duration_ms, SHORT_MIN_DURATION_MS),
+    if spec.short:  # expected latencies low enough that a fast SUT does not run out of generated queries
+        s = s.copy(single_stream_expected_latency_ns=min(s.single_stream_expected_latency_ns, SHORT_EXPECTED_NS),
+                   multi_stream_expected_latency_ns=min(s.multi_stream_expected_latency_ns, 8 * SHORT_EXPECTED_NS),
+                   min_duration_ms=min(s.min_duration_ms, SHORT_MIN_DURATION_MS),
                    min_query_count=min(s.min_query_count, SHORT_MIN_QUERY_COUNT[spec.scenario]))
     return s.copy(mode=mode)
 

@@ -1,4 +1,4 @@
-"""Fixtures for the inference tests: an untrained digits model saved as a state dict and exported to ONNX."""
+"""Fixtures shared by the test packages: an untrained digits model (state dict and ONNX), a private cache."""
 
 from __future__ import annotations
 
