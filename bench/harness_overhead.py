@@ -62,9 +62,15 @@ def bare_loop(model: Path, batch: int, threads: int | None, seconds: float) -> f
         m.close()
 
 
+SECONDS = 1.0  # --seconds: Offline duration (the tiny round's minimum is 1 s)
+
+
 def harness(model: Path, out: Path, scenario: Scenario, batch: int, threads: int | None, qps: float,
             engine: str = "podium", mode: Mode = Mode.PERFORMANCE, peak: str = "loadgen") -> dict:
-    spec = InferenceSpec(benchmark="digits", scenario=scenario, model_path=model, mode=mode, round="tiny-v1",
+    out.mkdir(parents=True, exist_ok=True)
+    user_conf = out / "user.conf"
+    user_conf.write_text(f"digits.Offline.min_duration = {int(SECONDS * 1000)}\n", encoding="utf-8")
+    spec = InferenceSpec(user_conf=user_conf, benchmark="digits", scenario=scenario, model_path=model, mode=mode, round="tiny-v1",
                          options=BackendOptions(intra_op_threads=threads), out=out, system_id="bench",
                          runner=RunnerConfig("pool", batch, 0, 1), target_qps=qps, reference_accuracy=REFERENCE,
                          engine=engine, peak=peak, progress=False)
@@ -76,7 +82,7 @@ def offline_share(model: Path, out: Path, batch: int, threads: int | None, round
     """Per round: Podium runner's Offline samples/s / bare loop samples/s."""
     ratios = []
     for k in range(rounds):
-        bare = bare_loop(model, batch, threads, 2.0)
+        bare = bare_loop(model, batch, threads, max(2.0, SECONDS))
         r = harness(model, out / f"offline-{batch}-{k}", Scenario.OFFLINE, batch, threads, bare)["record"]
         podium = r["result"]["value"]
         ratios.append(podium / bare)
@@ -93,7 +99,11 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=1, help="intra-op threads (the runner's instance and bare)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--skip-official", action="store_true")
+    ap.add_argument("--seconds", type=float, default=1.0, help="Offline run length")
+    ap.add_argument("--skip-server", action="store_true")
     args = ap.parse_args()
+    global SECONDS
+    SECONDS = args.seconds
     out = Path(tempfile.mkdtemp(prefix="podium-bench-"))
     model = args.model or untrained_model(out)
     print(f"model {model}; threads {args.threads}; results under {out}")
@@ -101,6 +111,8 @@ def main() -> int:
     for batch in args.batch:
         ratios = offline_share(model, out, batch, args.threads, args.rounds)
         print(f"   batch {batch}: median ratio {statistics.median(ratios):.3f} (min {min(ratios):.3f})")
+    if args.skip_server:
+        return 0
     print("2. Server: highest VALID QPS (bisection under the tiny round's rules) vs bare capacity")
     capacity = bare_loop(model, args.server_batch, args.threads, 2.0)
     peak = harness(model, out / "server-peak", Scenario.SERVER, args.server_batch, args.threads, capacity / 8,
