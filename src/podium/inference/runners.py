@@ -181,7 +181,24 @@ class InlineRunner(_Runner):
         self._serve(self.model, (i,), [index])
 
 
-class ThreadPoolRunner(_Runner):
+class QueueFed(_Runner):
+    """Runners whose model instances take batches from `self.queue` (a `BatchQueue`)."""
+
+    queue: BatchQueue
+
+    def issue_query(self, ids: Sequence[int], indices: list[int]) -> None:
+        self._refuse_if_failed()
+        if len(indices) == 1:
+            self.queue.put_one(ids[0], indices[0])
+        else:
+            self.queue.put_many(ids, indices)
+
+    def issue_one(self, i: int, index: int) -> None:
+        self._refuse_if_failed()
+        self.queue.put_one(i, index)
+
+
+class ThreadPoolRunner(QueueFed):
     """`instances` model instances, one thread each, fed by a `BatchQueue`."""
 
     def __init__(self, spec: ModelSpec, dataset: Any, completer: Completer, config: RunnerConfig) -> None:
@@ -208,17 +225,6 @@ class ThreadPoolRunner(_Runner):
             t.join(timeout=30)
         for m in self.models:
             m.close()
-
-    def issue_query(self, ids: Sequence[int], indices: list[int]) -> None:
-        self._refuse_if_failed()
-        if len(indices) == 1:
-            self.queue.put_one(ids[0], indices[0])
-        else:
-            self.queue.put_many(ids, indices)
-
-    def issue_one(self, i: int, index: int) -> None:
-        self._refuse_if_failed()
-        self.queue.put_one(i, index)
 
 
 def make_runner(spec: ModelSpec, dataset: Any, completer: Completer, config: RunnerConfig) -> _Runner:

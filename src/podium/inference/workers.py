@@ -20,7 +20,7 @@ import numpy as np
 
 from podium.core.errors import SUTError
 from podium.inference.completion import Completer
-from podium.inference.runners import BatchQueue, ModelSpec, RunnerConfig, _Runner
+from podium.inference.runners import BatchQueue, ModelSpec, QueueFed, RunnerConfig
 
 # How often a dispatcher waiting for a reply checks that its worker is alive.
 _POLL_S = 0.05
@@ -101,7 +101,7 @@ class _Worker:
         return SUTError(f"worker process {self.k} (pid {self.proc.pid}) exited with code {self.proc.exitcode}")
 
 
-class ProcessPoolRunner(_Runner):
+class ProcessPoolRunner(QueueFed):
     """`instances` worker processes fed by a `BatchQueue`; samples in shared memory."""
 
     def __init__(self, spec: ModelSpec, dataset: Any, completer: Completer, config: RunnerConfig) -> None:
@@ -161,17 +161,6 @@ class ProcessPoolRunner(_Runner):
             else:
                 self.failed = True
                 self.completer.fail(ids, SUTError(f"worker process {w.k}: {reply[1]}"))
-
-    def issue_query(self, ids, indices: list[int]) -> None:
-        self._refuse_if_failed()
-        if len(indices) == 1:
-            self.queue.put_one(ids[0], indices[0])
-        else:
-            self.queue.put_many(ids, indices)
-
-    def issue_one(self, i: int, index: int) -> None:
-        self._refuse_if_failed()
-        self.queue.put_one(i, index)
 
     def stop(self) -> None:
         self.queue.close()
