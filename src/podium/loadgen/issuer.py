@@ -305,15 +305,16 @@ class IssuePass:
                 messages.append(("error_runtime", f"IssueQuery raised {type(e).__name__}: {e}"))
         finally:
             gc.unfreeze()
-        if self.failure is not None:  # reported by the SUT: it also explains an exception from issue_query
-            exc, stalled = self.failure, True
-            messages.append(("error_runtime", f"the SUT failed: {type(exc).__name__}: {exc}"))
         n_samples = self._samples_before(n_q)
         # After a Ctrl-C or a stalled query the wait has already happened (or must not): take what
         # completed so far instead of waiting the whole timeout again.
-        wait_s = 0.0 if interrupted or stalled or (exc and n_samples == 0) else completion_timeout_s
+        failed = self.failure is not None
+        wait_s = 0.0 if interrupted or stalled or failed or (exc and n_samples == 0) else completion_timeout_s
         missing, cut_short = self._wait_all(n_samples, wait_s)
         interrupted |= cut_short
+        if self.failure is not None:  # reported by the SUT, before or during the wait; explains an issue error
+            exc = self.failure
+            messages.append(("error_runtime", f"the SUT failed: {type(exc).__name__}: {exc}"))
         if missing:
             shown = ", ".join(str(self.base + p) for p in missing[:20])
             more = f" and {len(missing) - 20} more" if len(missing) > 20 else ""
