@@ -142,3 +142,26 @@ def test_public_api_is_sorted_and_importable():
     for module in (podium.results, podium.results.checker):
         assert list(module.__all__) == sorted(module.__all__)
         assert all(hasattr(module, name) for name in module.__all__)
+
+
+def _set_convergence(root: Path, **verdict) -> None:
+    path = root / "podium" / "cpu-a" / "digits" / "campaign.json"
+    campaign = json.loads(path.read_text())
+    campaign["convergence"] = {"message": "m", **verdict}
+    path.write_text(json.dumps(campaign))
+
+
+def test_rcp_scaling_is_written_and_a_failed_convergence_refused(tmp_path):
+    from tests.results.report_fixtures import training_tree
+
+    root = training_tree(tmp_path / "t")
+    _set_convergence(root, passed=True, scaling_factor=1.25)
+    build_submission([root], tmp_path / "a", "ACME", "closed")
+    scaling = tmp_path / "a" / "closed" / "ACME" / "results" / "cpu-a" / "digits" / "scaling.json"
+    assert json.loads(scaling.read_text()) == {"scaling_factor": 1.25}
+    _set_convergence(root, passed=True, scaling_factor=1.0)
+    build_submission([root], tmp_path / "b", "ACME", "closed")
+    assert not (tmp_path / "b" / "closed" / "ACME" / "results" / "cpu-a" / "digits" / "scaling.json").exists()
+    _set_convergence(root, passed=False, scaling_factor=1.4, message="converged too fast: mean 3 < minimum 3.2")
+    with pytest.raises(ConfigError, match=r"digits: convergence check failed \(converged too fast"):
+        build_submission([root], tmp_path / "c", "ACME", "closed")

@@ -17,7 +17,7 @@ from podium.loadgen.logparse import read_detail
 from podium.results import tables
 from podium.results.comparison import Side, compare, default_comparisons, select
 from podium.results.tables import Better, Kind, Row
-from tests.results.report_fixtures import inference_tree, quick_settings, suite_tree, system_json
+from tests.results.report_fixtures import inference_tree, quick_settings, suite_tree, system_json, training_tree
 
 # What the submission checker reads per scenario (constants.py RESULT_FIELD_NEW) and how it scales it.
 CHECKER_FIELD = {"Offline": ("result_samples_per_second", 1.0, "Samples/s"),
@@ -44,8 +44,8 @@ def results(trees) -> tables.Results:
     return tables.load([trees["a"], trees["b"]])
 
 
-def label(system: str, runner: dict) -> str:
-    return f"{system}/onnxruntime/pool(batch_size={runner['batch_size']},instances={runner['instances']})"
+def label(system: str, runner: dict) -> str:  # runner: the settings column's, not part of the configuration
+    return f"{system}/onnxruntime"
 
 
 def test_inference_rows_equal_what_the_logs_say(results):
@@ -75,7 +75,10 @@ def test_rows_carry_the_system_and_are_ordered(results):
     scenarios = [r.scenario for r in results.rows if r.kind is Kind.INFERENCE]
     assert scenarios == ["SingleStream"] * 2 + ["MultiStream"] * 2 + ["Server"] * 2 + ["Offline"] * 2
     assert {r.label for r in results.rows} == {label("cpu-a", CPU_RUNNER), label("gpu-b", GPU_RUNNER),
-                                               "cpu-a/training(global_batch_size=128)"}
+                                               "cpu-a/training"}
+    settings = {r.columns["Settings"] for r in results.rows}
+    assert settings == {"pool(batch_size=1,instances=1)", "pool(batch_size=8,instances=2)",
+                        "global_batch_size=128"}, settings
 
 
 def test_training_row_is_the_campaign_score(results, trees):
@@ -85,6 +88,28 @@ def test_training_row_is_the_campaign_score(results, trees):
     assert (row.scenario, row.units, row.better) == ("Training", "Minutes", Better.LOWER)
     assert row.valid and row.columns["Accuracy"] == "top1 >= 0.98: 4/5 runs converged"
     assert row.normalized is None
+
+
+def test_training_score_is_scaled_as_published(tmp_path):
+    """Runs faster than the reference mean (RCP check passed): the minutes times campaign.json's scaling factor,
+    and a scaling.json in the tree (the package checker's or a reviewer's) takes precedence."""
+    root = training_tree(tmp_path / "t")
+    path = root / "podium/cpu-a/digits/campaign.json"
+    campaign = json.loads(path.read_text())
+    campaign["convergence"] = {"passed": True, "scaling_factor": 1.25, "message": "mean 4 >= minimum 3.2"}
+    path.write_text(json.dumps(campaign))
+    (row,) = tables.load([root]).rows
+    assert row.value == pytest.approx(campaign["score"]["minutes"] * 1.25) and row.valid
+    assert "scaled by 1.2500" in row.columns["Reasons"]
+    (root / "results/cpu-a/digits/scaling.json").write_text('{"scaling_factor": 2.0}')
+    (row,) = tables.load([root]).rows
+    assert row.value == pytest.approx(campaign["score"]["minutes"] * 2.0)
+    campaign["convergence"] = {"passed": False, "scaling_factor": 1.25, "message": "converged too fast"}
+    path.write_text(json.dumps(campaign))
+    (root / "results/cpu-a/digits/scaling.json").unlink()
+    (row,) = tables.load([root]).rows
+    assert not row.valid and "converged too fast" in row.columns["Reasons"]
+    assert row.value == pytest.approx(campaign["score"]["minutes"])
 
 
 def test_per_accelerator_normalization(results):
@@ -122,7 +147,7 @@ def test_csv_md_json_are_written(results, tmp_path):
         assert (line["Scenario"], line["Configuration"], line["Validity"]) == (row.scenario, row.label,
                                                                                row.columns["Validity"])
     md = (tmp_path / "s.md").read_text()
-    assert "| Configuration | Model | Scenario | Result |" in md
+    assert "| Configuration | Model | Scenario | Settings | Result |" in md
     assert "(A) vs" in md and "geometric mean" in md
     data = json.loads((tmp_path / "s.json").read_text())
     assert data["schema_version"] == 1 and data["kind"] == "podium.results.summary"
@@ -170,7 +195,7 @@ def test_select_by_label_directory_system_or_part(results, trees):
     assert select(results, label("cpu-a", CPU_RUNNER)).name == label("cpu-a", CPU_RUNNER)
     assert {r.label for r in select(results, str(trees["b"])).rows} == {label("gpu-b", GPU_RUNNER)}
     assert len(select(results, "gpu-b").rows) == 4
-    assert select(results, "batch_size=8").name == label("gpu-b", GPU_RUNNER)
+    assert select(results, "gpu-b/onnx").name == label("gpu-b", GPU_RUNNER)
     with pytest.raises(ConfigError, match="names no single configuration"):
         select(results, "onnxruntime")
     with pytest.raises(ConfigError, match="labels are"):
@@ -236,7 +261,7 @@ def test_two_backends_on_one_system_are_compared(tmp_path, capsys):
                        scenarios=[Scenario.SINGLE_STREAM])
     res = tables.load([tmp_path / "onnxruntime", tmp_path / "pytorch"])
     (c,) = default_comparisons(res)
-    assert c.a.name.startswith("cpu-a/pytorch/") and c.b.name.startswith("cpu-a/onnxruntime/")
+    assert (c.a.name, c.b.name) == ("cpu-a/pytorch", "cpu-a/onnxruntime")
     assert main(["results", str(tmp_path), "--compare", "onnxruntime", "pytorch"]) == 0
     out = capsys.readouterr().out
-    assert "A = cpu-a/onnxruntime/pool(" in out and "B = cpu-a/pytorch/pool(" in out
+    assert "A = cpu-a/onnxruntime\nB = cpu-a/pytorch\n" in out

@@ -46,8 +46,9 @@ def test_podium_run_trains_serves_and_reports(tmp_path, cache_dir) -> None:
     errors = [f for f in findings if f["severity"] == "error"]
     if r.returncode == 0:
         assert c.returncode == 0 and not errors, errors
-    else:  # only the INVALID results may be reported
-        assert errors and {f["rule_id"] for f in errors} <= {"inference.latency", "inference.result_validity"}, errors
+    else:  # what made podium run fail, and nothing else: an INVALID result, or runs faster than the RCP allows
+        expected = {"inference.latency", "inference.result_validity", "training.convergence"}
+        assert errors and {f["rule_id"] for f in errors} <= expected, errors
 
 
 class _FakeRun:

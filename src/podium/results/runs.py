@@ -171,6 +171,18 @@ class TrainingResult:
     campaign: Mapping[str, Any] | None
     system: Mapping[str, Any]
 
+    @property
+    def scaling_factor(self) -> float:
+        """The RCP score scaling (training.md §1.2): results/<system>/<benchmark>/scaling.json when the tree has
+        one (the package checker writes it; reviewers may too), else campaign.json's convergence verdict; 1.0
+        when neither says more. Published times to train are the olympic minutes times this factor."""
+        written = _json(self.results_dir / "scaling.json")
+        if written is not None and _is_number(written.get("scaling_factor")):
+            return float(written["scaling_factor"])
+        conv = (self.campaign or {}).get("convergence") or {}
+        factor = conv.get("scaling_factor")
+        return float(factor) if conv.get("passed") and _is_number(factor) and factor > 1 else 1.0
+
     def score_minutes(self) -> tuple[float | None, list[str]]:
         """campaign.json's submitted score (the median window's with more runs than required), else the
         olympic mean of the logs; and the reasons the result is not valid."""

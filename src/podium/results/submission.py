@@ -22,6 +22,7 @@ built in a temporary directory beside its destination and renamed into place, so
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
@@ -161,7 +162,8 @@ def inference_problems(result: InferenceResult) -> Iterator[str]:
 
 
 def training_problems(result: TrainingResult) -> Iterator[str]:
-    """Why a training result may not be submitted: an interrupted campaign, fewer runs than required."""
+    """Why a training result may not be submitted: an interrupted campaign, fewer runs than required, runs that
+    converged faster than the reference convergence points allow."""
     campaign = read_json(result.run / "podium" / result.system / result.benchmark / "campaign.json")
     if not isinstance(campaign, dict):
         return
@@ -170,6 +172,24 @@ def training_problems(result: TrainingResult) -> Iterator[str]:
     required, logs = campaign.get("runs_required"), len(list(result.path.glob("result_*.txt")))
     if isinstance(required, int) and logs < required:
         yield f"{result.path}: {logs} runs of the {required} required"
+    convergence = campaign.get("convergence") or {}
+    if convergence.get("passed") is False:
+        yield f"{result.path}: convergence check failed ({convergence.get('message', '')})"
+
+
+def _write_scaling(result: TrainingResult, dest: Path) -> None:
+    """scaling.json beside the logs when the runs converged faster than the reference mean but passed the RCP
+    check: the score is published times this factor (training.md §1.2), as the official package checker
+    writes it. A scaling.json already in the run directory (a reviewer's) is copied as it is."""
+    given = result.path / "scaling.json"
+    if given.is_file():
+        shutil.copy2(given, dest / given.name)
+        return
+    campaign = read_json(result.run / "podium" / result.system / result.benchmark / "campaign.json")
+    convergence = (campaign.get("convergence") or {}) if isinstance(campaign, dict) else {}
+    factor = convergence.get("scaling_factor")
+    if convergence.get("passed") and isinstance(factor, (int, float)) and factor > 1:
+        (dest / "scaling.json").write_text(json.dumps({"scaling_factor": factor}) + "\n", encoding="utf-8")
 
 
 def checker_name(round_name: str | None, benchmark: str, recorded_target: float | None = None) -> str:
@@ -316,6 +336,7 @@ class _Packer:
             for log in sorted(r.path.glob("result_*.txt")):
                 shutil.copy2(log, dest / log.name)
                 self._note_org(log)
+            _write_scaling(r, dest)
             readme = pkg / "benchmarks" / r.benchmark / "implementations" / "podium" / "README.md"
             readme.parent.mkdir(parents=True, exist_ok=True)
             readme.write_text(source_readme(r.benchmark))

@@ -49,10 +49,11 @@ OFFICIAL_COLUMNS = (
     "Location", "framework", "operating_system", "notes", "compliance", "errors", "version", "inferred",
     "has_power", "Units", "weight_data_types", "design_power_watts", "PrivateID",
 )
-PODIUM_COLUMNS = ("Validity", "Reasons", "Configuration", "NormalizedResult", "NormalizedUnits", "Kind")
+PODIUM_COLUMNS = ("Validity", "Reasons", "Configuration", "Settings", "NormalizedResult", "NormalizedUnits",
+                  "Kind")
 COLUMNS = OFFICIAL_COLUMNS + PODIUM_COLUMNS
 # What the printed table and the Markdown show; CSV and JSON carry every column.
-DISPLAY_COLUMNS = ("Configuration", "Model", "Scenario", "Result", "Units", "NormalizedResult",
+DISPLAY_COLUMNS = ("Configuration", "Model", "Scenario", "Settings", "Result", "Units", "NormalizedResult",
                    "NormalizedUnits", "Accuracy", "Validity")
 
 TRAINING_SCENARIO = "Training"
@@ -172,15 +173,16 @@ def _scenario_rank(scenario: str) -> int:
 
 
 def config_label(system_id: str, record: Mapping[str, Any]) -> str:
-    """`<system>/<backend>[device=..]/<runner kind>(k=v,...)`: what tells two runs of one benchmark apart.
+    """`<system>/<backend>[device=..,precision=..]`: the configuration a result belongs to.
 
-    Backend name (`+official` when the official LoadGen ran) with its device and precision when recorded,
-    runner kind and its scalar settings (batch size, instances, ...). A tree without podium_run.json (an
-    official submission) is labelled by its system id alone.
+    Backend name (`+official` when the official LoadGen ran) with its device and precision when recorded. The
+    runner's settings (batch size, instances, ...) are not part of it: a submitter tunes them per scenario on
+    one system, and they are shown in the Settings column (`run_settings`). One tree holds one result per
+    system, benchmark and scenario, so results of two trees with the same label are told apart by `@<tree>`.
+    A tree without podium_run.json (an official submission) is labelled by its system id alone.
     """
     backend = record.get("backend") or {}
-    runner = dict(record.get("runner") or {})
-    if not backend and not runner:
+    if not backend and not record.get("runner"):
         return system_id
     name = str(backend.get("name", "?"))
     if record.get("engine", "podium") != "podium":
@@ -188,8 +190,16 @@ def config_label(system_id: str, record: Mapping[str, Any]) -> str:
     options = backend.get("options") or {}
     picked = [f"{k}={options[k]}" for k in LABEL_BACKEND_OPTIONS if options.get(k) not in (None, "")]
     name += f"[{','.join(picked)}]" if picked else ""
+    return f"{system_id}/{name}"
+
+
+def run_settings(record: Mapping[str, Any]) -> str:
+    """The runner and its scalar settings, `pool(batch_size=8,instances=1,...)`; "" when not recorded."""
+    runner = dict(record.get("runner") or {})
+    if not runner:
+        return ""
     kind = str(runner.pop("kind", "runner"))
-    return f"{system_id}/{name}/{kind}({_knobs(runner)})"
+    return f"{kind}({_knobs(runner)})"
 
 
 def _knobs(settings: Mapping[str, Any]) -> str:
@@ -197,9 +207,12 @@ def _knobs(settings: Mapping[str, Any]) -> str:
 
 
 def training_label(t: TrainingResult) -> str:
+    return f"{t.system_id}/training"
+
+
+def training_settings(t: TrainingResult) -> str:
     batch = {log.global_batch_size for log in t.logs if log.global_batch_size is not None}
-    gbs = f"(global_batch_size={batch.pop()})" if len(batch) == 1 else ""
-    return f"{t.system_id}/training{gbs}"
+    return f"global_batch_size={batch.pop()}" if len(batch) == 1 else ""
 
 
 def _disambiguate(labels: Sequence[str], roots: Sequence[Path]) -> list[str]:
@@ -328,15 +341,21 @@ def inference_row(r: InferenceResult, label: str) -> Row:
         "version": r.record.get("round", ""), "inferred": int(effective != r.scenario),
         "Units": metric.units, "weight_data_types": r.measurements.get("weight_data_types", ""),
         "Validity": "VALID" if valid else "INVALID", "Reasons": "; ".join(reasons + notes),
-        "Configuration": label, "NormalizedResult": normalized if normalized is not None else "",
+        "Configuration": label, "Settings": run_settings(r.record),
+        "NormalizedResult": normalized if normalized is not None else "",
         "NormalizedUnits": norm_units, "Kind": Kind.INFERENCE.value}}
     return Row(Kind.INFERENCE, label, r.benchmark, r.scenario, value, metric.units, metric.better, valid,
                tuple(reasons), normalized, norm_units, r.root, r.source, r.perf_dir, columns, tuple(notes))
 
 
 def training_row(t: TrainingResult, label: str) -> Row:
-    """Time to train in minutes: campaign.json's submitted score, else the olympic mean of the logs."""
+    """Time to train in minutes: campaign.json's submitted score, else the olympic mean of the logs; times the
+    RCP scaling factor when the runs converged faster than the reference mean (as the summarizer publishes)."""
     minutes, reasons = t.score_minutes()
+    scaling, notes = t.scaling_factor, []
+    if minutes is not None and scaling != 1.0:
+        notes.append(f"olympic {minutes:.5g} min scaled by {scaling:.4f} (converged faster than the reference)")
+        minutes *= scaling
     target = training_target(t)
     converged = sum(1 for log in t.logs if log.status == "success")
     quality = f"{target[0]} >= {target[1]}: " if target else ""
@@ -347,12 +366,12 @@ def training_row(t: TrainingResult, label: str) -> Row:
         "Location": str(t.results_dir.relative_to(t.root)), "compliance": t.system.get("division", ""),
         "errors": len(t.logs) - converged, "version": (t.campaign or {}).get("ruleset", ""),
         "Units": "Minutes", "weight_data_types": "", "Validity": "VALID" if not reasons else "INVALID",
-        "Reasons": "; ".join(reasons), "Configuration": label, "NormalizedResult": "", "NormalizedUnits": "",
-        "Kind": Kind.TRAINING.value}}
+        "Reasons": "; ".join(reasons + notes), "Configuration": label, "Settings": training_settings(t),
+        "NormalizedResult": "", "NormalizedUnits": "", "Kind": Kind.TRAINING.value}}
     if t.campaign and t.campaign.get("division"):
         columns["Division"] = columns["compliance"] = t.campaign["division"]
     return Row(Kind.TRAINING, label, t.benchmark, TRAINING_SCENARIO, minutes, "Minutes", Better.LOWER,
-               not reasons, tuple(reasons), None, "", t.root, t.source, t.results_dir, columns)
+               not reasons, tuple(reasons), None, "", t.root, t.source, t.results_dir, columns, tuple(notes))
 
 
 # ---- rendering
