@@ -163,7 +163,10 @@ def _record(scenario: Scenario, mode: str, *, short: bool, round_name: str) -> d
     return {"schema_version": 1, "kind": "podium.inference.run", "system_id": SYSTEM_ID, "round": round_name,
             "benchmark": "digits", "scenario": scenario.value, "mode": mode, "engine": "podium", "short": short,
             "valid_for_submission": not short, "backend": {"name": "fixture", "version": "0", "options": {}},
-            "dataset": {"name": "digits", "count": DATASET_SIZE}, "started_at": "2026-01-01T00:00:00Z"}
+            "model": {"path": "/home/someone/models/digits.onnx", "sha256": "0" * 64},
+            "dataset": {"name": "digits", "count": DATASET_SIZE, "path": None,
+                        "cache_path": "/home/someone/.cache/podium/datasets/digits/v1/abc"},
+            "started_at": "2026-01-01T00:00:00Z"}
 
 
 def performance_run(scenario_dir: Path, scenario: Scenario, *, short: bool = False, round_name: str = ROUND.name,

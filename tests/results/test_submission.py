@@ -33,6 +33,19 @@ def test_inference_layout(submission):
     assert desc["submitter"] == "ACME" and desc["division"] == "closed"
 
 
+def test_published_run_records_hold_no_local_paths(run_tree, submission):
+    records = sorted((submission / PKG).rglob("podium_run.json"))
+    assert len(records) == 8
+    for path in records:
+        assert "/home/someone" not in path.read_text(), path
+        record = json.loads(path.read_text())
+        source = json.loads((run_tree / path.relative_to(submission / PKG)).read_text())
+        assert record["model"] == {"path": "digits.onnx", "sha256": "0" * 64}
+        assert record["dataset"]["cache_path"] == "abc" and record["dataset"]["path"] is None
+        source["model"]["path"], source["dataset"]["cache_path"] = "digits.onnx", "abc"
+        assert record == source   # nothing else changed
+
+
 def test_accuracy_log_hash_is_the_sha256_of_the_whole_log(run_tree, submission):
     original = (run_tree / OFFLINE / "accuracy" / "mlperf_log_accuracy.json").read_bytes()
     assert len(original) > MAX_ACCURACY_LOG_BYTES

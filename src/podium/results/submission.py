@@ -386,7 +386,9 @@ def _copy_scenario(src: Path, dest: Path) -> None:
     for sub, names in ((Path("performance") / "run_1", PERF_FILES), (Path("accuracy"), ACC_FILES)):
         (dest / sub).mkdir(parents=True)
         for name in names:
-            if (src / sub / name).is_file():
+            if name == "podium_run.json" and (src / sub / name).is_file():
+                _copy_public_record(src / sub / name, dest / sub / name)
+            elif (src / sub / name).is_file():
                 shutil.copy2(src / sub / name, dest / sub / name)
     for name in SCENARIO_FILES:
         if (src / name).is_file():
@@ -395,6 +397,26 @@ def _copy_scenario(src: Path, dest: Path) -> None:
         shutil.copytree(test, dest / test.name, ignore=shutil.ignore_patterns(*SKIPPED_IN_COPIES))
     for acc_dir in [dest / "accuracy"] + sorted(dest.glob("TEST*/accuracy")):
         truncate_accuracy_log(acc_dir)
+
+
+# Where a run record holds paths of the machine it ran on: (section, key).
+LOCAL_PATHS = (("model", "path"), ("dataset", "path"), ("dataset", "cache_path"))
+
+
+def _copy_public_record(src: Path, dest: Path) -> None:
+    """podium_run.json as a submission publishes it: local paths (the model file, the dataset and its cache) are
+    cut to their last component, since a submission is public and they say nothing a reviewer can use; the
+    model's sha256 identifies it. Everything else is copied as it is."""
+    record = read_json(src)
+    if not isinstance(record, dict):
+        shutil.copy2(src, dest)
+        return
+    for section, key in LOCAL_PATHS:
+        part = record.get(section)
+        if isinstance(part, dict) and isinstance(part.get(key), str) and part[key]:
+            part[key] = Path(part[key]).name
+    dest.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    shutil.copystat(src, dest)
 
 
 def scenario_readme(result: InferenceResult, dest: Path) -> str:
