@@ -56,6 +56,9 @@ class FakeBenchmark:
     min_duration: int = MIN_DURATION_MS
     min_queries: int = MIN_QUERY_COUNT
     offline_min_samples: int = OFFLINE_MIN_SAMPLES
+    uses_token_latencies: bool = False
+    ttft_ns: int | None = None
+    tpot_ns: int | None = None
 
     def scenarios(self, category: Any) -> tuple[Scenario, ...]:
         kind = getattr(category, "value", category)

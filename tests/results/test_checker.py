@@ -154,6 +154,37 @@ def test_latency_constraint_and_early_stopping_verdicts(run_tree, copy_of, check
     assert any("latency constraint" in m for m in messages) and any("early stopping" in m for m in messages)
 
 
+def _mllog(key: str, value) -> str:
+    return (':::MLLOG {"key": "%s", "value": %s, "time_ms": 1.0, "namespace": "mlperf::logging", '
+            '"event_type": "POINT_IN_TIME", "metadata": {"is_error": false, "is_warning": false, "file": "x", '
+            '"line_no": 1, "pid": 1, "tid": 1}}\n') % (key, json.dumps(value))
+
+
+@pytest.mark.parametrize("logged, message", [
+    ({}, "use_token_latencies is off"),
+    ({"requested_use_token_latencies": True}, "no result_first_token_99.00_percentile_latency_ns"),
+    ({"requested_use_token_latencies": True, "result_first_token_99.00_percentile_latency_ns": 2_000_000,
+      "result_time_per_output_token_99.00_percentile_ns": 100_000}, "p99 TTFT 2000000 ns is not below"),
+    ({"requested_use_token_latencies": True, "result_first_token_99.00_percentile_latency_ns": 1_000_000,
+      "result_time_per_output_token_99.00_percentile_ns": 300_000}, "p99 TPOT 300000 ns is not below"),
+    ({"requested_use_token_latencies": True, "result_first_token_99.00_percentile_latency_ns": 1_999_999,
+      "result_time_per_output_token_99.00_percentile_ns": 199_999}, None),
+])
+def test_llm_token_latencies(run_tree, copy_of, logged, message):
+    """An LLM benchmark: token latencies on, Server p99 TTFT and TPOT strictly below the round's bounds."""
+    tree = copy_of(run_tree)
+    with open(tree / SCENARIOS / "Server" / "performance" / "run_1" / "mlperf_log_detail.txt", "a") as f:
+        f.writelines(_mllog(k, v) for k, v in logged.items())
+    llm = stricter(uses_token_latencies=True, ttft_ns=2_000_000, tpot_ns=200_000)
+    found = errors(check_tree(tree, resolve_round=llm, official_tools=False), "inference.token_latency")
+    server = [f.message for f in found if "/Server/" in str(f.path)]
+    assert server == [] if message is None else (len(server) == 1 and message in server[0]), found
+    # the other scenarios only need token latencies on (llm_check returns early for them)
+    assert {Path(f.path).parts[-4] for f in found} == {"SingleStream", "MultiStream", "Offline"} | (
+        {"Server"} if message else set())
+    assert not errors(check_tree(tree, resolve_round=resolve_round, official_tools=False), "inference.token_latency")
+
+
 def test_a_hash_that_does_not_match_the_accuracy_log(run_tree, copy_of, check):
     tree = copy_of(run_tree)
     with open(tree / OFFLINE / "accuracy" / "accuracy.txt", "a") as f:

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from podium.core.errors import UnknownNameError
 from podium.results.checker import rounds
 from podium.results.checker.finding import Finding, error, info, warning
 from podium.results.checker.registry import Scope, rule
@@ -131,6 +132,53 @@ def latency(result: ScenarioResult) -> Iterator[Finding]:
         yield error("inference.latency", path, "the latency constraint was not met")
     if result.scenario in EARLY_STOPPING_SCENARIOS and log.get("early_stopping_met") is False:
         yield error("inference.latency", path, f"early stopping not met: {log.get('early_stopping_result', '')}")
+
+
+TTFT_KEY = "result_first_token_99.00_percentile_latency_ns"
+TPOT_KEY = "result_time_per_output_token_99.00_percentile_ns"
+
+
+@rule("inference.token_latency", Scope.SCENARIO)
+def token_latency(result: ScenarioResult) -> Iterator[Finding]:
+    """LLMs: token latencies were on, and a Server or Interactive run's p99 TTFT and TPOT are below the round's
+    bounds (the submission checker's llm_check; strictly below, as it compares)."""
+    bench = result.benchmark
+    if bench is None or not getattr(bench, "uses_token_latencies", False):
+        return
+    log, path = result.detail(result.perf_dir), result.perf_dir / "mlperf_log_detail.txt"
+    if log is None:
+        return
+    if log.get("requested_use_token_latencies") is not True:
+        yield error("inference.token_latency", path, "use_token_latencies is off: LLM benchmarks are measured "
+                    "in token latencies (TTFT, TPOT)")
+        return
+    bounds = token_bounds(result)
+    if bounds is None:
+        return
+    ttft, tpot = log.get(TTFT_KEY), log.get(TPOT_KEY)
+    if ttft is None or tpot is None:
+        yield error("inference.token_latency", path, f"no {TTFT_KEY if ttft is None else TPOT_KEY} in the log")
+        return
+    for name, value, bound in (("TTFT", ttft, bounds[0]), ("TPOT", tpot, bounds[1])):
+        if not int(value) < bound:
+            yield error("inference.token_latency", path,
+                        f"p99 {name} {int(value)} ns is not below the round's {bound} ns ({result.scenario})")
+
+
+def token_bounds(result: ScenarioResult) -> tuple[int, int] | None:
+    """(TTFT, TPOT) p99 bounds in ns for a Server or Interactive directory; None for other scenarios. An
+    Interactive run takes the bounds of the benchmark's "-interactive" LoadGen model in the same round."""
+    bench = result.benchmark
+    if result.scenario == "Interactive":
+        model = getattr(bench, "interactive_model", None)
+        try:
+            bench = result.ctx.round.benchmark(model) if result.ctx.round is not None and model else None
+        except UnknownNameError:  # no such model in the round: no bounds to hold the run to
+            bench = None
+    elif result.scenario != "Server":
+        return None
+    ttft, tpot = getattr(bench, "ttft_ns", None), getattr(bench, "tpot_ns", None)
+    return (int(ttft), int(tpot)) if ttft and tpot else None
 
 
 @rule("inference.result_validity", Scope.SCENARIO)
