@@ -265,3 +265,15 @@ def test_two_backends_on_one_system_are_compared(tmp_path, capsys):
     assert main(["results", str(tmp_path), "--compare", "onnxruntime", "pytorch"]) == 0
     out = capsys.readouterr().out
     assert "A = cpu-a/onnxruntime\nB = cpu-a/pytorch\n" in out
+
+
+def test_each_configuration_is_compared_with_itself_in_the_first_tree(tmp_path):
+    """Two `podium run`s, each with an ONNX Runtime and a PyTorch system: each configuration of the second
+    run is compared with the same configuration of the first, not with another backend."""
+    for run in ("run1", "run2"):
+        for backend in ("onnxruntime", "pytorch"):
+            inference_tree(tmp_path / run, f"box-{backend}", runner=CPU_RUNNER, backend=backend,
+                           scenarios=[Scenario.SINGLE_STREAM, Scenario.OFFLINE])
+    pairs = {(c.a.name, c.b.name) for c in default_comparisons(tables.load([tmp_path / "run1", tmp_path / "run2"]))}
+    for backend in ("onnxruntime", "pytorch"):
+        assert (f"box-{backend}/{backend}@run2", f"box-{backend}/{backend}@run1") in pairs, pairs

@@ -171,8 +171,8 @@ def _dir_name(path: str, rows: Sequence[Row]) -> str:
 
 
 def default_comparisons(results: Results) -> list[Comparison]:
-    """Each directory against the first when several were given, else each configuration against the first
-    one that ran some of the same (benchmark, scenario)s."""
+    """Each directory against the first when several were given, else each configuration against the same
+    configuration in an earlier tree, or else the first one that ran some of the same (benchmark, scenario)s."""
     groups: dict[str, list[Row]] = {}
     if len(results.paths) > 1:
         for p in results.paths:
@@ -183,7 +183,14 @@ def default_comparisons(results: Results) -> list[Comparison]:
              for name, rows in groups.items() if rows]
     out = []
     for i, side in enumerate(sides[1:], start=1):
-        # the baseline: the first side before this one that ran something this one ran
-        pairs = (compare(side, base) for base in sides[:i])
+        # the baseline: the same configuration in an earlier tree when there is one (its label but for
+        # `@<tree>`), else the first side before this one that ran something this one ran
+        earlier = sorted(sides[:i], key=lambda base: _configuration(base.name) != _configuration(side.name))
+        pairs = (compare(side, base) for base in earlier)
         out += [c for c in pairs if c.cells][:1]
     return out
+
+
+def _configuration(label: str) -> str:
+    """A label without the `@<tree>` that tells the same configuration in two trees apart."""
+    return label.rsplit("@", 1)[0]
