@@ -106,3 +106,18 @@ def test_other_invalid_reasons_are_not_retried(tmp_path, monkeypatch) -> None:
     tiny.serve(tmp_path, "sys", "onnxruntime", tmp_path / "m.onnx", 99.0, lambda r: None, print)
     assert sum(s.scenario.value == "Server" for s in fake.specs) == 1
     assert all(s.options.intra_op_threads is None for s in fake.specs)
+
+
+@pytest.mark.parametrize(("valid", "passed", "scaling", "shown"), [
+    (True, True, 1.0, "6.0 s"),
+    (True, True, 1.25, "7.5 s (x1.250 RCP scaling)"),
+    (True, False, 1.4, "invalid: converged too fast: mean 3 < minimum 3.19"),
+    (False, True, 1.0, "invalid: 2 runs did not converge"),
+])
+def test_time_to_train_as_published(valid, passed, scaling, shown) -> None:
+    from podium.cli.run_cmd import time_to_train
+
+    score = types.SimpleNamespace(valid=valid, minutes=0.1, reason="2 runs did not converge")
+    conv = types.SimpleNamespace(passed=passed, scaling_factor=scaling,
+                                 message="converged too fast: mean 3 < minimum 3.19")
+    assert time_to_train(types.SimpleNamespace(submitted_score=score, convergence=conv)) == shown
