@@ -24,7 +24,7 @@ from podium.core.errors import ConfigError
 from podium.loadgen.logparse import DetailLogContents, read_detail
 
 __all__ = ["InferenceResult", "TrainingLog", "TrainingResult", "find_inference", "find_training", "int_field",
-           "read_accuracy", "read_mllog", "training_target"]
+           "rcp_scaling", "read_accuracy", "read_mllog", "training_target"]
 
 
 def _json(path: Path) -> dict[str, Any] | None:
@@ -37,6 +37,14 @@ def _json(path: Path) -> dict[str, Any] | None:
     except ValueError as e:
         raise ConfigError(f"not JSON: {e}", path=str(path)) from None
     return data if isinstance(data, dict) else None
+
+
+def rcp_scaling(campaign: Mapping[str, Any] | None) -> float:
+    """campaign.json's RCP score scaling: its factor when the runs passed the convergence check faster than
+    the reference mean, else 1.0."""
+    conv = (campaign or {}).get("convergence") or {}
+    factor = conv.get("scaling_factor")
+    return float(factor) if conv.get("passed") and _is_number(factor) and factor > 1 else 1.0
 
 
 def int_field(system: Mapping[str, Any], key: str, default: int) -> int:
@@ -179,9 +187,7 @@ class TrainingResult:
         written = _json(self.results_dir / "scaling.json")
         if written is not None and _is_number(written.get("scaling_factor")):
             return float(written["scaling_factor"])
-        conv = (self.campaign or {}).get("convergence") or {}
-        factor = conv.get("scaling_factor")
-        return float(factor) if conv.get("passed") and _is_number(factor) and factor > 1 else 1.0
+        return rcp_scaling(self.campaign)
 
     def score_minutes(self) -> tuple[float | None, list[str]]:
         """campaign.json's submitted score (the median window's with more runs than required), else the

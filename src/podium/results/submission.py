@@ -37,6 +37,7 @@ from podium.results import system as sysdesc
 from podium.results.checker.finding import Finding
 from podium.results.checker.tree import (MAX_ACCURACY_LOG_BYTES, is_training_dir, read_json, read_mllog,
                                          sha256_file)
+from podium.results.runs import rcp_scaling
 from podium.workloads.base import Division
 
 VIEWABLE_BYTES = 4096                  # kept at each end of a truncated accuracy log
@@ -186,9 +187,8 @@ def _write_scaling(result: TrainingResult, dest: Path) -> None:
         shutil.copy2(given, dest / given.name)
         return
     campaign = read_json(result.run / "podium" / result.system / result.benchmark / "campaign.json")
-    convergence = (campaign.get("convergence") or {}) if isinstance(campaign, dict) else {}
-    factor = convergence.get("scaling_factor")
-    if convergence.get("passed") and isinstance(factor, (int, float)) and factor > 1:
+    factor = rcp_scaling(campaign if isinstance(campaign, dict) else None)
+    if factor > 1:
         (dest / "scaling.json").write_text(json.dumps({"scaling_factor": factor}) + "\n", encoding="utf-8")
 
 
@@ -386,10 +386,9 @@ def _copy_scenario(src: Path, dest: Path) -> None:
     for sub, names in ((Path("performance") / "run_1", PERF_FILES), (Path("accuracy"), ACC_FILES)):
         (dest / sub).mkdir(parents=True)
         for name in names:
-            if name == "podium_run.json" and (src / sub / name).is_file():
-                _copy_public_record(src / sub / name, dest / sub / name)
-            elif (src / sub / name).is_file():
-                shutil.copy2(src / sub / name, dest / sub / name)
+            if (src / sub / name).is_file():
+                copy = _copy_public_record if name == "podium_run.json" else shutil.copy2
+                copy(src / sub / name, dest / sub / name)
     for name in SCENARIO_FILES:
         if (src / name).is_file():
             shutil.copy2(src / name, dest / name)

@@ -107,7 +107,8 @@ def capacity(backend: str, model: Path, batch: int) -> float:
 
     task = TASKS.get(BENCHMARK)
     x = np.zeros((batch, 1, 8, 8), dtype=np.float32)
-    m = BACKENDS.get(backend).load(model, backend_options(backend), model_factory=task.model_factory(), example_input=x)
+    m = BACKENDS.get(backend).load(model, backend_options(backend), model_factory=task.model_factory(),
+                                   example_input=x)
     try:
         n, t0 = 0, time.perf_counter()
         while time.perf_counter() - t0 < 0.3:
@@ -152,20 +153,21 @@ def serve(out: Path, system: str, backend: str, model: Path, reference: float,
 
     bench = get_round(ROUND).benchmark(BENCHMARK)
     values = calibrate(out, backend, model)
+    user_conf = write_user_conf(out, backend, values)
     records: list[dict] = []
     for scenario in _scenarios(bench):
         for attempt in range(SERVER_RETRIES + 1):
             spec = InferenceSpec(benchmark=BENCHMARK, scenario=scenario, model_path=model, mode=Mode.SUBMISSION,
                                  round=ROUND, backend=backend, options=backend_options(backend),
                                  runner=default_runner(scenario), out=out / "inference", system_id=system,
-                                 user_conf=write_user_conf(out, backend, values), reference_accuracy=reference,
-                                 progress=False)
+                                 user_conf=user_conf, reference_accuracy=reference, progress=False)
             got = run_inference(spec).records
             reasons = _latency_only(got)
             if scenario is not Scenario.SERVER or not reasons or attempt == SERVER_RETRIES:
                 break
             qps = values["Server.target_qps"]
             values["Server.target_qps"] = float(max(1, round(qps * SERVER_BACKOFF)))
+            write_user_conf(out, backend, values)
             say(f"  {BENCHMARK} Server on {backend}: INVALID at {qps:g} QPS ({'; '.join(reasons)}); running it "
                 f"again at {values['Server.target_qps']:g} QPS")
         for r in got:
