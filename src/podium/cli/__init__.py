@@ -25,12 +25,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one subcommand. Exit codes: 0 ok, 1 a result not VALID or a check failed, 2 an error (one line),
+    130 / 143 stopped by SIGINT / SIGTERM (logs flushed, the run's record marked aborted)."""
+    from podium.core import signals
+    from podium.core.errors import RunAborted
+
     args = build_parser().parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except PodiumError as e:
-        print(f"podium: error: {e}", file=sys.stderr)
-        return 130 if type(e).__name__ == "RunAborted" else 2
-    except KeyboardInterrupt:
-        print("podium: interrupted", file=sys.stderr)
-        return 130
+    with signals.handled():
+        try:
+            return int(args.func(args) or 0)
+        except RunAborted as e:
+            print(f"podium: {e}", file=sys.stderr)
+            return signals.exit_code(e.signum)
+        except PodiumError as e:
+            print(f"podium: error: {e}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt as e:
+            signum = signals.signum_of(e)
+            print(f"podium: {signals.describe(signum)}", file=sys.stderr)
+            return signals.exit_code(signum)

@@ -5,7 +5,9 @@
     │   └── UnknownNameError an unknown plugin name (lists the nearest names)
     ├── SUTError             the system under test raised, or returned something unusable
     ├── IncompleteRunError   samples never completed within the allowed wait (names the sample ids)
-    ├── RunAborted           the run was interrupted (Ctrl-C); logs so far are flushed
+    ├── RunAborted           the run was interrupted (Ctrl-C, SIGTERM); logs so far are flushed
+    ├── OutputError          a result file or folder cannot be written (names the path and why)
+    │   └── OutputBusy       another run holds the output folder (names its PID)
     └── TrainingError        a training run or campaign could not proceed
         ├── RuleViolation        a setting the division's rules forbid (refused before init; names the rule)
         ├── InitBudgetExceeded   untimed initialization ran past its budget (30 min closed, 4 h open)
@@ -46,7 +48,29 @@ class IncompleteRunError(PodiumError):
 
 
 class RunAborted(PodiumError):
-    """The run was interrupted; what was measured so far is kept and logged."""
+    """The run was interrupted; what was measured so far is kept and logged.
+
+    `signum` is the signal that stopped it (SIGINT for Ctrl-C, SIGTERM from a scheduler or `timeout`); the
+    CLI exits 128 + signum, as a shell reports a process killed by that signal.
+    """
+
+    def __init__(self, message: str = "interrupted", signum: int | None = None) -> None:
+        from podium.core import signals
+
+        self.signum = int(signum if signum is not None else signals.received() or signals.SIGNALS[0])
+        super().__init__(message)
+
+
+class OutputError(PodiumError):
+    """A result file or folder cannot be written (read-only, disk full, permission): names the path."""
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        self.path = path
+        super().__init__(message)
+
+
+class OutputBusy(OutputError):
+    """Another run (named by PID) holds the output folder: one run at a time per folder."""
 
 
 class UnknownNameError(ConfigError):
