@@ -28,3 +28,37 @@ def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     d = tmp_path / "cache"
     monkeypatch.setenv("PODIUM_CACHE_DIR", str(d))
     return d
+
+
+def _mount_tmpfs(where: Path, options: str) -> None:
+    """A real tmpfs at `where` (root only); skips the test where mounting is not allowed."""
+    import subprocess
+
+    where.mkdir(parents=True, exist_ok=True)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {r.stderr.strip()[:120]}")
+
+
+def _umount(where: Path) -> None:
+    import subprocess
+
+    subprocess.run(["umount", "-l", str(where)], capture_output=True)
+
+
+@pytest.fixture()
+def small_disk(tmp_path: Path):
+    """A real 256 KiB file system (tmpfs): writes past its size fail with ENOSPC, as on a full disk."""
+    where = tmp_path / "small-disk"
+    _mount_tmpfs(where, "size=256k,mode=0755")
+    yield where
+    _umount(where)
+
+
+@pytest.fixture()
+def readonly_dir(tmp_path: Path):
+    """A real read-only file system (a tmpfs mounted ro): writes fail with EROFS even for root."""
+    where = tmp_path / "read-only"
+    _mount_tmpfs(where, "ro,size=64k")
+    yield where
+    _umount(where)
