@@ -106,10 +106,13 @@ def test_training_and_inference_together(run_tree, training_tree, tmp_path, chec
     assert report.exit_code == 0, report.format_text()
 
 
-def test_an_org_other_than_the_logs_is_noted(training_tree, tmp_path):
-    result = build_submission([training_tree], tmp_path / "sub", "ACME", "closed")
-    assert result.packages == (tmp_path / "sub" / "closed" / "ACME",)
-    assert result.notes and "submission_org 'Podium'" in result.notes[0]
+def test_an_org_other_than_the_logs_is_refused_and_the_logged_one_is_the_default(training_tree, tmp_path):
+    with pytest.raises(ConfigError, match=r"--org 'ACME', but the training logs say submission_org 'Podium'"):
+        build_submission([training_tree], tmp_path / "sub", "ACME", "closed")
+    assert not (tmp_path / "sub" / "closed").exists()
+    result = build_submission([training_tree], tmp_path / "sub", None, "closed")
+    assert result.packages == (tmp_path / "sub" / "closed" / "Podium",)
+    assert "as the training logs say" in result.notes[0]
 
 
 def test_cli_build_then_check(run_tree, tmp_path, capsys, monkeypatch):

@@ -1,6 +1,7 @@
 """`podium run` end to end (one backend, to keep it short): the table, the trees, the report, detail logs that
-the official MLPerf log parser (mlperf-logging's mlp_parser) reads without an error, and a submission package
-built from its output that `podium check` passes; and the suite's Server retry at a lower QPS."""
+the official MLPerf log parser (mlperf-logging's mlp_parser) reads without an error, and the README's flow
+`podium run --org ACME` -> `podium submission build --org ACME` -> `podium check` passing; and the suite's
+Server retry at a lower QPS."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ def test_podium_run_trains_serves_and_reports(tmp_path, cache_dir) -> None:
     from mlperf_logging.compliance_checker import mlp_parser
 
     out = tmp_path / "out"
-    r = subprocess.run([sys.executable, "-m", "podium", "run", "--backend", "onnxruntime",
+    r = subprocess.run([sys.executable, "-m", "podium", "run", "--backend", "onnxruntime", "--org", "ACME",
                         "--out", str(out)], capture_output=True, text=True, timeout=600)
     assert r.returncode in (0, 1), r.stderr  # 1: a result INVALID on a loaded machine; the table says why
     header = next(x for x in r.stdout.splitlines() if x.startswith("benchmark"))
@@ -33,13 +34,19 @@ def test_podium_run_trains_serves_and_reports(tmp_path, cache_dir) -> None:
         assert lines and not errors, (path, errors[:3])
     assert (out / "training" / "results" / "local" / "digits" / "result_0.txt").is_file()
     assert (out / "report.html").is_file() and (out / "inference" / "systems" / "local-onnxruntime.json").is_file()
+    for system in (out / "inference" / "systems" / "local-onnxruntime.json", out / "training" / "systems" /
+                   "local.json"):
+        assert json.loads(system.read_text())["submitter"] == "ACME", system
+    assert '"submission_org", "value": "ACME"' in (out / "training" / "results" / "local" / "digits" /
+                                                   "result_0.txt").read_text()
 
-    # The package built from this output passes the checker (when every result was VALID).
+    # The package built from this output for the org it ran as passes the checker (when every result was VALID).
     sub = tmp_path / "sub"
-    build = [sys.executable, "-m", "podium", "submission", "build", str(out), "--org", "Podium", "--division",
+    build = [sys.executable, "-m", "podium", "submission", "build", str(out), "--org", "ACME", "--division",
              "closed", "--out", str(sub)] + ([] if r.returncode == 0 else ["--allow-invalid"])
     b = subprocess.run(build, capture_output=True, text=True, timeout=120)
     assert b.returncode == 0, b.stderr
+    assert (sub / "inference" / "closed" / "ACME").is_dir() and (sub / "training" / "closed" / "ACME").is_dir()
     c = subprocess.run([sys.executable, "-m", "podium", "check", str(sub), "--json"], capture_output=True,
                        text=True, timeout=300)
     findings = [f for package in json.loads(c.stdout)["packages"] for f in package["findings"]]

@@ -1,8 +1,12 @@
-"""`podium results DIR...`: the summary table of run trees, written as CSV, Markdown or JSON, with comparisons."""
+"""`podium results DIR...`: the summary table of run trees, written as CSV, Markdown or JSON, with comparisons.
+
+Exit status: 0; 1 when some result could not be read (each named on stderr; the others are shown); 2 when
+nothing could be read or an argument is wrong."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -59,4 +63,11 @@ def cmd_results(args: argparse.Namespace) -> int:
     for path in tables.write_tables(results, comparisons, csv_path=args.csv, md_path=args.md,
                                     json_path=args.json):
         print(f"wrote {path}")
-    return 0
+    return report_unreadable(results)
+
+
+def report_unreadable(results: Results) -> int:
+    """One line on stderr per result that could not be read; the exit status: 1 when there is one, else 0."""
+    for u in results.unreadable:
+        print(f"podium: cannot read {u}", file=sys.stderr)
+    return 1 if results.unreadable else 0

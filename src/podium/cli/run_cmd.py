@@ -1,4 +1,8 @@
-"""`podium run`: the main job — the embedded tiny suite end to end (train, serve every scenario, check, table)."""
+"""`podium run`: the main job — the embedded tiny suite end to end (train, serve every scenario, check, table).
+
+The run holds its output folder for its whole length (`podium.core.outdir.exclusive`): a second `podium run`,
+`podium train` or `podium infer` into the same folder refuses in one line naming this run's PID. Training and
+serving lock their own folders below it, re-entrantly in this process."""
 
 from __future__ import annotations
 
@@ -14,13 +18,44 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=Path("podium-out"), help="where results go (default ./podium-out)")
     p.add_argument("--system", default="local", help="system id: training results/<system>/, and inference "
                    "results/<system>-<backend>/ (a system is one hardware and software configuration)")
-    p.add_argument("--runs", type=int, help="training runs (default: the benchmark's MLPerf count)")
+    p.add_argument("--runs", type=_at_least_one, help="training runs (default: the benchmark's MLPerf count)")
+    p.add_argument("--org", default="Podium", type=_org_name,
+                   help="submitting organization, logged as submission_org by the training runs and set as "
+                   "`submitter` in the system descriptions (default: Podium); `podium submission build` takes "
+                   "it from there")
     p.add_argument("--backend", action="append", choices=["onnxruntime", "pytorch"],
                    help="serve on this backend (repeat; default: both)")
     p.set_defaults(func=cmd_run)
 
 
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"an integer, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"at least 1, not {value}")
+    return value
+
+
+def _org_name(text: str) -> str:
+    from podium.core.errors import ConfigError
+    from podium.results.submission import check_org
+
+    try:
+        return check_org(text)
+    except ConfigError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    from podium.core.outdir import exclusive
+
+    with exclusive(args.out):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     from podium.cli.infer_cmd import one_line
     from podium.cli.train_cmd import ProgressDisplay, result_table
     from podium.suite import tiny
@@ -29,7 +64,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     print(f"== training {tiny.BENCHMARK} to its target (MLPerf Training rules)", flush=True)
     workload = WORKLOADS.get(tiny.BENCHMARK)
-    training = tiny.train(args.out, args.system, args.runs, ProgressDisplay(workload))
+    training = tiny.train(args.out, args.system, args.runs, ProgressDisplay(workload), org=args.org)
     for text in result_table(training, workload.cadence.unit.value):
         print(text)
     onnx_model, state_dict = tiny.trained_model(training)
@@ -40,18 +75,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     for backend in args.backend or tiny.BACKENDS:
         model = onnx_model if backend == "onnxruntime" else state_dict
         system = f"{args.system}-{backend}"
-        for r in tiny.serve(args.out, system, backend, model, reference, lambda r: print("  " + one_line(r))):
+        for r in tiny.serve(args.out, system, backend, model, reference, lambda r: print("  " + one_line(r)),
+                            org=args.org):
             ok &= _row_ok(r)
             _merge(rows, r, training)
     print()
     _print_table(rows)
     print(f"\nresults: {args.out / 'inference' / 'results'}  training: {args.out / 'training' / 'results'}")
-    from podium.results.report import write_report
-
-    report = write_report([args.out / "inference", args.out / "training"], args.out / "report.html")
-    print(f"report: {report}")
+    ok &= _write_report(args.out)
     print(f"podium run took {time.perf_counter() - t0:.0f} s")
     return 0 if ok else 1
+
+
+def _write_report(out: Path) -> bool:
+    """report.html of both trees, written atomically; False when a result could not be read (said in a line)."""
+    from podium.cli.results_cmd import report_unreadable
+    from podium.results import report, tables
+
+    results = tables.load([out / "inference", out / "training"])
+    print(f"report: {report.write(results, out / 'report.html')}")
+    return report_unreadable(results) == 0
 
 
 def _row_ok(r: dict[str, Any]) -> bool:

@@ -1,4 +1,7 @@
-"""`podium submission build`: MLPerf submission packages (inference and training layouts) from run directories."""
+"""`podium submission build`: MLPerf submission packages (inference and training layouts) from run directories.
+
+Exit status: 0 built; 2 refused or failed (one line: an invalid run, an org the logs contradict, a package that
+exists, a destination that cannot be written), and then no package is left under its final name."""
 
 from __future__ import annotations
 
@@ -16,7 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "and <out>/training/. Short runs and runs not valid for submission are refused.")
     b.add_argument("runs", nargs="+", help="run directories (each with results/ and systems/, or podium run's "
                                            "output with inference/ and training/)")
-    b.add_argument("--org", required=True, help="submitting organization (the <org> directory and `submitter`)")
+    b.add_argument("--org", help="submitting organization (the <org> directory and `submitter`); default: the "
+                   "one the runs logged (training logs' submission_org, else the systems' submitter). An org the "
+                   "training logs contradict is refused: rerun with `podium run --org ORG`")
     b.add_argument("--division", required=True, choices=["closed", "open"])
     b.add_argument("--out", required=True, help="where the packages go")
     b.add_argument("--system-type", choices=["datacenter", "edge", "datacenter,edge"],

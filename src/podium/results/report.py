@@ -4,9 +4,10 @@ It holds the results table, comparisons between configurations, per inference ru
 CDF (podium_run.json's latency_histogram / latency_quantiles) and the peak search's throughput-latency curve
 (find_peak/podium_peak.json), training convergence curves with their target, and the system descriptions.
 
-`build_report(paths)` renders the page; `write_report(paths, out)` writes it atomically (`podium run` calls it
-last and prints the path). CSS is inline, plots are inline SVG drawn by `podium.results.plots`, and the page
-has no script. Every string from result and system files reaches the page through Jinja2 with autoescape on
+`build_report(paths)` renders the page; `write_report(paths, out)` writes it atomically; `render(results)` and
+`write(results, out)` do the same from loaded results (`podium run` and `podium report` call them), whose
+unreadable files the page lists at the top, the rest shown all the same. CSS is inline, plots are inline SVG
+drawn by `podium.results.plots`, and the page has no script. Every string from result and system files reaches the page through Jinja2 with autoescape on
 (the plots escape their own text); a Content-Security-Policy also forbids scripts and every fetch, so a string
 that slipped through would neither run nor reach the network.
 """
@@ -22,11 +23,12 @@ from typing import Any
 from markupsafe import Markup
 
 from podium import __version__
+from podium.core.files import atomic_write
 from podium.results import comparison, plots, runs, tables
 from podium.results.runs import InferenceResult, TrainingResult
 from podium.results.tables import Row, fmt
 
-__all__ = ["build_report", "write_report"]
+__all__ = ["build_report", "render", "write", "write_report"]
 
 TEMPLATE = "report.html.j2"
 PEAK_TITLE = "Peak search: throughput against p99 latency"
@@ -36,7 +38,11 @@ LATENCY_FACTS = (("p50", "result_50.00_percentile_latency_ns"), ("p90", "result_
 
 def build_report(paths: Iterable[Path | str]) -> str:
     """The report's HTML for every result under `paths` (run trees or submission trees)."""
-    results = tables.load(paths)
+    return render(tables.load(paths))
+
+
+def render(results: tables.Results) -> str:
+    """The report's HTML for loaded results."""
     by_location = {r.location: r for r in results.rows}
     anchors = {row.location: f"result-{i}" for i, row in enumerate(results.rows)}
     order = {row.location: i for i, row in enumerate(results.rows)}   # cards in the table's order
@@ -49,12 +55,18 @@ def build_report(paths: Iterable[Path | str]) -> str:
               for r in sorted(results.inference, key=lambda r: order[r.perf_dir])],
         training=[_training_view(t, by_location[t.results_dir], anchors[t.results_dir])
                   for t in sorted(results.training, key=lambda t: order[t.results_dir])],
-        systems=_system_views(results))
+        systems=_system_views(results), unreadable=[str(u) for u in results.unreadable])
 
 
 def write_report(paths: Iterable[Path | str], out: Path) -> Path:
     """Render the report and write it to `out` atomically; returns `out`."""
-    return tables.write_text_atomic(Path(out), build_report(paths))
+    return write(tables.load(paths), out)
+
+
+def write(results: tables.Results, out: Path) -> Path:
+    """Render the report of `results` and write it to `out` atomically (an OSError is an OutputError naming
+    `out`); returns `out`."""
+    return atomic_write(Path(out), render(results))
 
 
 def _environment() -> Any:

@@ -8,14 +8,20 @@ What is read (either layout; `<root>` is any folder holding results/ and systems
     <root>/results/<system>/<benchmark>/result_<i>.txt      training mllogs
     <root>/podium/<system>/<benchmark>/campaign.json        Podium's training record (score, convergence)
     <root>/systems/<system>.json                            the system description
-Compliance runs (TEST0x/) are not results of their own and are skipped.
+Compliance runs (TEST0x/) are not results of their own and are skipped, and so is everything below a folder
+whose name starts with "." (`.podium/staging/` and `.podium/partial/`: a run in progress or one that failed,
+kept beside the results it did not replace; a submission build in progress).
+
+A result whose files cannot be read (a truncated podium_run.json, a detail log with garbage, a campaign.json
+that is not JSON) is one `Unreadable` (path and why) in `scan(top)`; the other results are read all the same.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,8 +29,9 @@ from typing import Any
 from podium.core.errors import ConfigError
 from podium.loadgen.logparse import DetailLogContents, read_detail
 
-__all__ = ["InferenceResult", "TrainingLog", "TrainingResult", "find_inference", "find_training", "int_field",
-           "rcp_scaling", "read_accuracy", "read_mllog", "training_target"]
+__all__ = ["InferenceResult", "Scan", "TrainingLog", "TrainingResult", "Unreadable", "find_inference",
+           "find_training", "hidden", "int_field", "rcp_scaling", "read_accuracy", "read_mllog", "scan",
+           "training_target"]
 
 
 def _json(path: Path) -> dict[str, Any] | None:
@@ -75,22 +82,79 @@ class InferenceResult:
         return self.perf_dir.parents[1]
 
 
+def hidden(path: Path, top: Path) -> bool:
+    """Whether `path` lies below a folder of `top` whose name starts with "." (staging, partial runs)."""
+    try:
+        parts = path.relative_to(top).parts
+    except ValueError:
+        return False
+    return any(part.startswith(".") for part in parts[:-1])
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A result that could not be read: the file (or folder) at fault and why, for one line."""
+
+    path: Path
+    why: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.why}"
+
+
+@dataclass(frozen=True)
+class Scan:
+    """What one tree holds: the results read, and those that could not be."""
+
+    inference: tuple[InferenceResult, ...] = ()
+    training: tuple[TrainingResult, ...] = ()
+    unreadable: tuple[Unreadable, ...] = ()
+
+
+def scan(top: Path) -> Scan:
+    """Every result under `top`; one that cannot be read is an `Unreadable` and the others are still read."""
+    if not top.is_dir():
+        return Scan(unreadable=(Unreadable(top, "no such directory" if not top.exists() else "not a directory"),))
+    bad: list[Unreadable] = []
+    inference = [r for d in _inference_dirs(top) if (r := _guarded(read_inference, d, top, bad)) is not None]
+    training = [t for d in _training_dirs(top) if (t := _guarded(read_training, d, top, bad)) is not None]
+    return Scan(tuple(inference), tuple(training), tuple(bad))
+
+
+def _guarded(read: Callable[[Path, Path], Any], directory: Path, top: Path, bad: list[Unreadable]) -> Any:
+    """`read(directory, top)`, or None with the reason added to `bad`."""
+    try:
+        return read(directory, top)
+    except ConfigError as e:
+        bad.append(Unreadable(Path(e.path) if e.path else directory, str(e).removeprefix(f"{e.path}: ")))
+    except (OSError, UnicodeDecodeError) as e:
+        bad.append(Unreadable(Path(getattr(e, "filename", None) or directory), e.strerror or str(e)))
+    return None
+
+
 def find_inference(top: Path) -> list[InferenceResult]:
-    """Every `<root>/results/<system>/<benchmark>/<scenario>/performance/run_1/` under `top` (not TEST0x ones)."""
-    found = sorted(p.parent for p in top.rglob("mlperf_log_detail.txt")
-                   if p.parent.name == "run_1" and p.parents[1].name == "performance" and len(p.parents) > 6
-                   and p.parents[5].name == "results" and not p.parents[2].name.startswith("TEST"))
-    return [read_inference(d, top) for d in found]
+    """Every `<root>/results/<system>/<benchmark>/<scenario>/performance/run_1/` under `top` (not TEST0x ones);
+    ConfigError on the first that cannot be read (`scan` reads the others)."""
+    return [read_inference(d, top) for d in _inference_dirs(top)]
+
+
+def _inference_dirs(top: Path) -> list[Path]:
+    return sorted(p.parent for p in top.rglob("mlperf_log_detail.txt")
+                  if p.parent.name == "run_1" and p.parents[1].name == "performance" and len(p.parents) > 6
+                  and p.parents[5].name == "results" and not p.parents[2].name.startswith("TEST")
+                  and not hidden(p, top))
 
 
 def read_inference(perf_dir: Path, source: Path) -> InferenceResult:
     scenario_dir, root = perf_dir.parents[1], perf_dir.parents[5]
     record = _json(perf_dir / "podium_run.json") or {}
     system_id = str(record.get("system_id") or perf_dir.parents[3].name)
+    detail_path = perf_dir / "mlperf_log_detail.txt"
     try:
-        detail = read_detail(perf_dir / "mlperf_log_detail.txt")
-    except ValueError as e:
-        raise ConfigError(str(e)) from None
+        detail = read_detail(detail_path)
+    except ValueError as e:   # "<path>:<line>: why"
+        why = str(e).removeprefix(f"{detail_path}:")
+        raise ConfigError(f"line {why}" if why[:1].isdigit() else why, path=str(detail_path)) from None
     return InferenceResult(
         root=root, source=source, system_id=system_id, benchmark=str(record.get("benchmark") or
                                                                      perf_dir.parents[2].name),
@@ -163,7 +227,8 @@ def read_mllog(path: Path) -> TrainingLog:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A finite int or float (JSON readers accept NaN and Infinity; a score or eval of NaN is no number)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @dataclass(frozen=True)
@@ -204,6 +269,8 @@ class TrainingResult:
         score, window = c.get("score") or {}, c.get("median_window")
         minutes = window["minutes"] if window else score.get("minutes")
         reasons = [] if minutes is not None else [score.get("reason") or "no score"]
+        if minutes is not None and not _is_number(minutes):
+            minutes, reasons = None, [f"the score in campaign.json is {minutes!r}, not a number"]
         if len(c.get("runs", ())) < int(c.get("runs_required", 0)):
             reasons.append(f"{len(c['runs'])} of {c['runs_required']} required runs")
         conv = c.get("convergence") or {}
@@ -215,10 +282,14 @@ class TrainingResult:
 
 
 def find_training(top: Path) -> list[TrainingResult]:
-    """Every `<root>/results/<system>/<benchmark>/` holding `result_<i>.txt` mllogs under `top`."""
-    dirs = sorted({p.parent for p in top.rglob("result_*.txt")
-                   if len(p.parents) > 3 and p.parents[2].name == "results"})
-    return [read_training(d, top) for d in dirs]
+    """Every `<root>/results/<system>/<benchmark>/` holding `result_<i>.txt` mllogs under `top`; ConfigError on
+    the first that cannot be read (`scan` reads the others)."""
+    return [read_training(d, top) for d in _training_dirs(top)]
+
+
+def _training_dirs(top: Path) -> list[Path]:
+    return sorted({p.parent for p in top.rglob("result_*.txt")
+                   if len(p.parents) > 3 and p.parents[2].name == "results" and not hidden(p, top)})
 
 
 def read_training(results_dir: Path, source: Path) -> TrainingResult:

@@ -16,27 +16,39 @@ Training (training.md §4.4): `<division>/<org>/systems/<system>.json`, `results
 `<out>/inference/` and `<out>/training/`, as `podium run` lays out its own output; with one kind, under `<out>/`.
 
 Accuracy logs are cut as the official truncate_accuracy_log.py does (§4.1): the sha256 of the whole log is appended
-to accuracy.txt as `hash=<hex>`, and the log keeps its first and last 4 KiB around an elision mark. Each package is
-built in a temporary directory beside its destination and renamed into place, so a failed build leaves nothing.
+to accuracy.txt as `hash=<hex>`, and the log keeps its first and last 4 KiB around an elision mark.
+
+The packages are built in a staging folder, `<out>/.podium-build-<id>/`, and renamed into place once all are
+complete: a build that fails (a read-only destination, a full disk, an interrupt) leaves no package under its final
+name, and an OSError is one line naming the path. Every file gets the result files' mode (`FILE_MODE`, 0644 under
+the usual umask) and every folder its searchable counterpart, whatever the modes of the files copied: a package
+is for others to read.
+
+The organization is the one the runs logged: training logs carry `submission_org` (`podium run --org`, `podium
+train --org`), and logs are not edited after a run, so a build for another organization is refused (`podium
+check` would flag every log). Without --org the build takes the logged organization (else the one the systems'
+descriptions name), so that what the runs say and what the package says cannot differ.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from podium.core.errors import ConfigError, PodiumError
+from podium.core.errors import ConfigError, OutputError, PodiumError
+from podium.core.files import FILE_MODE, atomic_write, dumps_json, ensure_dir, output_error
 from podium.results import system as sysdesc
 from podium.results.checker.finding import Finding
-from podium.results.checker.tree import (MAX_ACCURACY_LOG_BYTES, is_training_dir, read_json, read_mllog,
-                                         sha256_file)
+from podium.results.checker.tree import (MAX_ACCURACY_LOG_BYTES, UnreadableFile, is_training_dir, read_json,
+                                         read_mllog, sha256_file, subdirs)
 from podium.results.runs import rcp_scaling
 from podium.workloads.base import Division
 
@@ -47,6 +59,8 @@ ACC_FILES = ("mlperf_log_detail.txt", "mlperf_log_summary.txt", "mlperf_log_accu
              "accuracy.json", "podium_run.json")
 SCENARIO_FILES = ("user.conf", "measurements.json", "mlperf.conf")   # mlperf.conf is optional
 SKIPPED_IN_COPIES = ("mlperf_log_trace.json",)
+STAGING_PREFIX = ".podium-build-"
+DIR_MODE = FILE_MODE | (FILE_MODE & 0o444) >> 2   # searchable where readable: 0755 beside 0644
 
 
 @dataclass(frozen=True)
@@ -106,17 +120,9 @@ def truncate_accuracy_log(acc_dir: Path) -> str | None:
     if any(line.startswith("hash=") for line in text.splitlines()) and log.stat().st_size < MAX_ACCURACY_LOG_BYTES:
         return None
     digest = sha256_file(log)
-    with open(txt, "a", encoding="utf-8") as f:
-        f.write(f"\nhash={digest}\n")
-    _write_bytes_atomic(log, truncated(log.read_bytes()))
+    atomic_write(txt, (txt.read_bytes() if txt.is_file() else b"") + f"\nhash={digest}\n".encode())
+    atomic_write(log, truncated(log.read_bytes()))
     return digest
-
-
-def _write_bytes_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
 
 
 # ---------------------------------------------------------------- inputs
@@ -137,12 +143,13 @@ def find_runs(paths: Sequence[Path]) -> RunInputs:
 
 
 def _collect(run: Path, found: RunInputs) -> None:
-    for system_dir in sorted(p for p in (run / "results").iterdir() if p.is_dir()):
-        for bench_dir in sorted(p for p in system_dir.iterdir() if p.is_dir()):
+    """The results of one run directory; folders named ".*" (staging, partial runs) are not results."""
+    for system_dir in subdirs(run / "results"):
+        for bench_dir in subdirs(system_dir):
             if is_training_dir(bench_dir):
                 found.training.append(TrainingResult(run, system_dir.name, bench_dir.name, bench_dir))
                 continue
-            for scenario_dir in sorted(p for p in bench_dir.iterdir() if p.is_dir()):
+            for scenario_dir in subdirs(bench_dir):
                 found.inference.append(InferenceResult(run, system_dir.name, bench_dir.name, scenario_dir))
 
 
@@ -184,12 +191,12 @@ def _write_scaling(result: TrainingResult, dest: Path) -> None:
     writes it. A scaling.json already in the run directory (a reviewer's) is copied as it is."""
     given = result.path / "scaling.json"
     if given.is_file():
-        shutil.copy2(given, dest / given.name)
+        shutil.copyfile(given, dest / given.name)
         return
     campaign = read_json(result.run / "podium" / result.system / result.benchmark / "campaign.json")
     factor = rcp_scaling(campaign if isinstance(campaign, dict) else None)
     if factor > 1:
-        (dest / "scaling.json").write_text(json.dumps({"scaling_factor": factor}) + "\n", encoding="utf-8")
+        atomic_write(dest / "scaling.json", json.dumps({"scaling_factor": factor}) + "\n")
 
 
 def checker_name(round_name: str | None, benchmark: str, recorded_target: float | None = None) -> str:
@@ -233,45 +240,188 @@ def _round_of(results: Sequence[InferenceResult]) -> str | None:
 
 # ---------------------------------------------------------------- build
 
-def build_submission(runs: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str], org: str,
+def build_submission(runs: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str], org: str | None,
                      division: Division | str, *, system_type: str | None = None,
                      availability: str | None = None, allow_invalid: bool = False) -> BuildResult:
     """Assemble the submission packages of `runs` under `out` (see the module docstring).
 
     ConfigError, before anything is written, when a run is short or not valid for submission (unless
-    `allow_invalid`), when two runs give the same result or describe one system differently, or when a package
-    directory already exists.
+    `allow_invalid`), when two runs give the same result or describe one system differently, when a package
+    directory already exists, or when `org` is not the organization the training logs name (`org` None: the
+    logged one). OutputError (one line naming the path) when the packages cannot be written; then no package
+    is left under its final name.
     """
     div = division if isinstance(division, Division) else Division.parse(str(division))
     if availability is not None and availability not in sysdesc.INFERENCE_STATUSES:
         raise ConfigError(f"availability {availability!r}; one of {', '.join(sysdesc.INFERENCE_STATUSES)}")
     if system_type is not None and system_type not in sysdesc.SYSTEM_TYPES:
         raise ConfigError(f"system type {system_type!r}; one of {', '.join(sysdesc.SYSTEM_TYPES)}")
+    try:
+        inputs, org, notes = _gather(runs, org, allow_invalid)
+        plan = _plan(inputs, Path(out), div, org)
+        findings: list[Finding] = []
+        packer = _Packer(org, div, system_type, availability, findings)
+        fills = {"inference": lambda pkg, final: packer.inference(pkg, final, inputs.inference),
+                 "training": lambda pkg, final: packer.training(pkg, final, inputs.training)}
+        built = _build_staged(Path(out), [(target, fills[kind]) for kind, target in plan])
+    except UnreadableFile as e:   # a run's record that is not JSON
+        raise ConfigError(str(e), path=str(e.path)) from None
+    return BuildResult(built, tuple(findings), tuple(notes))
+
+
+def _gather(runs: Sequence[str | os.PathLike[str]], org: str | None,
+            allow_invalid: bool) -> tuple[RunInputs, str, list[str]]:
+    """The results of `runs` under the checker's benchmark names, the organization and notes on it; the
+    refusals that need no writing."""
     inputs = find_runs([Path(r) for r in runs])
     _refuse_invalid(inputs, allow_invalid)
+    org, notes = choose_org(org, inputs)
     round_name = _round_of(inputs.inference)
     inputs.inference = [replace(r, benchmark=checker_name(round_name, r.benchmark, _recorded_target(r)))
                         for r in inputs.inference]
     _refuse_duplicates(inputs)
+    return inputs, org, notes
+
+
+def _plan(inputs: RunInputs, base: Path, div: Division, org: str) -> list[tuple[str, Path]]:
+    """(kind, package directory) to build; ConfigError when one exists already."""
     both = bool(inputs.inference) and bool(inputs.training)
-    base = Path(out)
-    plan = []
-    if inputs.inference:
-        plan.append((base / "inference" if both else base) / div.value / org)
-    if inputs.training:
-        plan.append((base / "training" if both else base) / div.value / org)
-    for target in plan:
+    plan = [(kind, (base / kind if both else base) / div.value / org)
+            for kind, found in (("inference", inputs.inference), ("training", inputs.training)) if found]
+    for _, target in plan:
         if target.exists():
             raise ConfigError("already exists: remove it or choose another --out", path=str(target))
-    findings: list[Finding] = []
-    notes: list[str] = []
-    packer = _Packer(org, div, system_type, availability, findings, notes)
-    built = []
-    if inputs.inference:
-        built.append(_in_place(plan[0], lambda tmp: packer.inference(tmp, plan[0], inputs.inference)))
-    if inputs.training:
-        built.append(_in_place(plan[-1], lambda tmp: packer.training(tmp, plan[-1], inputs.training)))
-    return BuildResult(tuple(built), tuple(findings), tuple(notes))
+    return plan
+
+
+# ---------------------------------------------------------------- organization
+
+def logged_orgs(inputs: RunInputs) -> dict[str, Path]:
+    """The organizations the training logs name (`submission_org`), each with the first log naming it."""
+    found: dict[str, Path] = {}
+    for result in inputs.training:
+        for log in sorted(result.path.glob("result_*.txt")):
+            org = next((e.get("value") for e in read_mllog(log) if e.get("key") == "submission_org"), None)
+            if org is not None:
+                found.setdefault(str(org), log)
+    return found
+
+
+def choose_org(org: str | None, inputs: RunInputs) -> tuple[str, list[str]]:
+    """The package's organization and a note on where it came from, or ConfigError in one line.
+
+    The checker compares a log's submission_org with the package path without case (training_rules
+    log_identity), so the refusal does too. A given `org` that the logs contradict is refused rather than
+    noted: the logs cannot be changed, and a package whose logs name another organization fails `podium check`.
+    """
+    if org is not None:
+        check_org(org)
+    logged = logged_orgs(inputs)
+    if len({o.casefold() for o in logged}) > 1:
+        named = ", ".join(f"{o!r} ({path})" for o, path in logged.items())
+        raise ConfigError(f"the training logs name several organizations: {named}; a package is one "
+                          "organization's: build each from its own runs")
+    if org is None:
+        return _default_org(logged, inputs)
+    for other, log in logged.items():
+        if other.casefold() != org.casefold():
+            raise ConfigError(f"--org {org!r}, but the training logs say submission_org {other!r} ({log}); logs "
+                              f"are not edited after a run: rerun with --org {org} (podium run / podium train), "
+                              f"or build with --org {other}")
+    return org, []
+
+
+def check_org(org: str) -> str:
+    """`org` when it can be the package's <org> folder: one name, not hidden; else ConfigError."""
+    if not org or org != org.strip() or org.startswith(".") or any(c in org for c in "/\\\0"):
+        raise ConfigError(f"organization {org!r} cannot be a folder name (the package is <division>/<org>/): "
+                          "give one name without '/' that does not start with '.'")
+    return org
+
+
+def _default_org(logged: dict[str, Path], inputs: RunInputs) -> tuple[str, list[str]]:
+    if logged:
+        org, log = next(iter(logged.items()))
+        return check_org(org), [f"organization {org!r}, as the training logs say (e.g. {log})"]
+    named = {str(desc.get("submitter")) for desc in _descriptions(inputs) if desc.get("submitter")}
+    if len(named) == 1:
+        org = check_org(named.pop())
+        return org, [f"organization {org!r}, as the system descriptions say (their `submitter`)"]
+    raise ConfigError("give --org: the runs name no single organization (no submission_org logged, and the "
+                      f"system descriptions say {', '.join(sorted(named)) or 'nothing'})")
+
+
+def _descriptions(inputs: RunInputs) -> list[dict[str, Any]]:
+    found = []
+    for run, system in {(r.run, r.system) for r in [*inputs.inference, *inputs.training]}:
+        desc = read_json(run / "systems" / f"{system}.json")
+        if isinstance(desc, dict):
+            found.append(desc)
+    return found
+
+
+# ---------------------------------------------------------------- staging
+
+def _build_staged(base: Path, plan: list[tuple[Path, Callable[[Path, Path], None]]]) -> tuple[Path, ...]:
+    """Fill each package in a staging folder under `base`, then rename them all into place; on any failure
+    (an OSError becomes one line naming the path, given as where it was going) nothing is left under a final
+    name and the staging folder is removed."""
+    ensure_dir(base)
+    stage: Path | None = None
+    renamed: list[Path] = []
+    try:
+        stage = Path(tempfile.mkdtemp(dir=base, prefix=STAGING_PREFIX))
+        for i, (target, fill) in enumerate(plan):
+            ensure_dir(stage / str(i))
+            fill(stage / str(i), target)
+            _publishable(stage / str(i))
+        for i, (target, _) in enumerate(plan):
+            ensure_dir(target.parent)
+            os.rename(stage / str(i), target)
+            renamed.append(target)
+    except BaseException as e:   # an interrupt too: all packages or none
+        for target in renamed:
+            shutil.rmtree(target, ignore_errors=True)
+        if isinstance(e, (OSError, OutputError)):
+            raise _build_error(e, base, stage, plan) from e
+        raise
+    finally:
+        if stage is not None:
+            shutil.rmtree(stage, ignore_errors=True)
+    return tuple(target for target, _ in plan)
+
+
+def _build_error(e: OSError | OutputError, base: Path, stage: Path | None,
+                 plan: list[tuple[Path, Callable[[Path, Path], None]]]) -> OutputError:
+    """One line for a failed build: the path as the package would have it (not the staging folder's), and
+    whether it was being read (a run's file) or written."""
+    cause = e if isinstance(e, OSError) else e.__cause__
+    if not isinstance(cause, OSError):
+        return e if isinstance(e, OutputError) else output_error(e, base)
+    if stage is None:   # the staging folder could not be made: the output folder is at fault
+        return output_error(cause, base)
+    if isinstance(e, OSError) and e.errno in (errno.ENOTEMPTY, errno.EEXIST) and e.filename2:
+        return OutputError(f"{e.filename2} already exists: remove it or choose another --out", path=e.filename2)
+    # a copy names (source, destination): the one in the output is the one at fault when writing failed
+    named = [e.filename2, e.filename] if isinstance(e, OSError) else [e.path]
+    paths = [Path(os.path.abspath(p)) for p in named if p]
+    where = next((p for p in paths if p.is_relative_to(os.path.abspath(base))), paths[0] if paths else base)
+    for i, (target, _) in enumerate(plan):
+        if where.is_relative_to(os.path.abspath(stage / str(i))):
+            return output_error(cause, target / where.relative_to(os.path.abspath(stage / str(i))))
+    inside = where.is_relative_to(os.path.abspath(base))
+    return output_error(cause, where, "write" if inside else "read")
+
+
+def _publishable(folder: Path) -> None:
+    """Give every file FILE_MODE and every folder DIR_MODE: copies keep their source's mode (a 0600 record),
+    and a staging folder is made 0700."""
+    os.chmod(folder, DIR_MODE)
+    for path, dirs, files in os.walk(folder):
+        for name in dirs:
+            os.chmod(os.path.join(path, name), DIR_MODE)
+        for name in files:
+            os.chmod(os.path.join(path, name), FILE_MODE)
 
 
 def _refuse_invalid(inputs: RunInputs, allow_invalid: bool) -> None:
@@ -292,19 +442,6 @@ def _refuse_duplicates(inputs: RunInputs) -> None:
         seen[key] = path
 
 
-def _in_place(target: Path, fill: Any) -> Path:
-    """Build into a temporary directory beside `target`, then rename it into place."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.building-"))
-    try:
-        fill(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return target
-
-
 @dataclass
 class _Packer:
     """Copies results into one package directory and writes its system descriptions and READMEs."""
@@ -314,7 +451,6 @@ class _Packer:
     system_type: str | None
     availability: str | None
     findings: list[Finding]
-    notes: list[str]
 
     def inference(self, pkg: Path, final: Path, results: list[InferenceResult]) -> None:
         round_name = _round_of(results)
@@ -322,11 +458,10 @@ class _Packer:
         for r in results:
             dest = pkg / "results" / r.system / r.benchmark / r.path.name
             _copy_scenario(r.path, dest)
-            (dest / "README.md").write_text(scenario_readme(r, dest))
+            atomic_write(dest / "README.md", scenario_readme(r, dest))
             readme = pkg / source_dir / r.benchmark / "README.md"
             if not readme.exists():
-                readme.parent.mkdir(parents=True, exist_ok=True)
-                readme.write_text(source_readme(r.benchmark))
+                atomic_write(readme, source_readme(r.benchmark))
         self._systems(pkg, final, {(r.run, r.system) for r in results}, sysdesc.Usage.INFERENCE, round_name)
 
     def training(self, pkg: Path, final: Path, results: list[TrainingResult]) -> None:
@@ -334,20 +469,11 @@ class _Packer:
             dest = pkg / "results" / r.system / r.benchmark
             dest.mkdir(parents=True)
             for log in sorted(r.path.glob("result_*.txt")):
-                shutil.copy2(log, dest / log.name)
-                self._note_org(log)
+                shutil.copyfile(log, dest / log.name)
             _write_scaling(r, dest)
             readme = pkg / "benchmarks" / r.benchmark / "implementations" / "podium" / "README.md"
-            readme.parent.mkdir(parents=True, exist_ok=True)
-            readme.write_text(source_readme(r.benchmark))
+            atomic_write(readme, source_readme(r.benchmark))
         self._systems(pkg, final, {(r.run, r.system) for r in results}, sysdesc.Usage.TRAINING, None)
-
-    def _note_org(self, log: Path) -> None:
-        logged = {e.get("key"): e.get("value") for e in read_mllog(log) if e.get("key") == "submission_org"}
-        org = logged.get("submission_org")
-        if org is not None and str(org) != self.org:
-            self.notes.append(f"{log}: logs submission_org {org!r}, the package is {self.org!r} "
-                              "(logs are copied unchanged)")
 
     def _systems(self, pkg: Path, final: Path, used: set[tuple[Path, str]], usage: sysdesc.Usage,
                  round_name: str | None) -> None:
@@ -358,7 +484,10 @@ class _Packer:
             if not path.is_file():
                 raise ConfigError(f"no system description for {system!r} (run `podium system --id {system}`)",
                                   path=str(path))
-            desc = sysdesc.load(path)
+            try:
+                desc = sysdesc.load(path)
+            except ValueError as e:
+                raise ConfigError(f"not a system description: {e}", path=str(path)) from None
             if system in chosen and chosen[system][1] != desc:
                 raise ConfigError(f"system {system!r} is described differently in {chosen[system][0]} and {path}")
             chosen[system] = (path, desc)
@@ -383,17 +512,19 @@ class _Packer:
 
 
 def _copy_scenario(src: Path, dest: Path) -> None:
+    """The scenario's files (copied without their modes: `_publishable` sets them), accuracy logs truncated."""
     for sub, names in ((Path("performance") / "run_1", PERF_FILES), (Path("accuracy"), ACC_FILES)):
         (dest / sub).mkdir(parents=True)
         for name in names:
             if (src / sub / name).is_file():
-                copy = _copy_public_record if name == "podium_run.json" else shutil.copy2
+                copy = _copy_public_record if name == "podium_run.json" else shutil.copyfile
                 copy(src / sub / name, dest / sub / name)
     for name in SCENARIO_FILES:
         if (src / name).is_file():
-            shutil.copy2(src / name, dest / name)
-    for test in sorted(p for p in src.iterdir() if p.is_dir() and p.name.startswith("TEST")):
-        shutil.copytree(test, dest / test.name, ignore=shutil.ignore_patterns(*SKIPPED_IN_COPIES))
+            shutil.copyfile(src / name, dest / name)
+    for test in (d for d in subdirs(src) if d.name.startswith("TEST")):
+        shutil.copytree(test, dest / test.name, ignore=shutil.ignore_patterns(*SKIPPED_IN_COPIES, ".*"),
+                        copy_function=shutil.copyfile)
     for acc_dir in [dest / "accuracy"] + sorted(dest.glob("TEST*/accuracy")):
         truncate_accuracy_log(acc_dir)
 
@@ -408,14 +539,17 @@ def _copy_public_record(src: Path, dest: Path) -> None:
     model's sha256 identifies it. Everything else is copied as it is."""
     record = read_json(src)
     if not isinstance(record, dict):
-        shutil.copy2(src, dest)
+        shutil.copyfile(src, dest)
         return
     for section, key in LOCAL_PATHS:
         part = record.get(section)
         if isinstance(part, dict) and isinstance(part.get(key), str) and part[key]:
             part[key] = Path(part[key]).name
-    dest.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    shutil.copystat(src, dest)
+    try:
+        text = dumps_json(record)
+    except ValueError as e:   # NaN or Infinity: other readers of the package would reject the file
+        raise ConfigError(f"cannot publish it: {e}", path=str(src)) from None
+    atomic_write(dest, text)
 
 
 def scenario_readme(result: InferenceResult, dest: Path) -> str:

@@ -27,9 +27,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from podium.core.files import atomic_write_json
 from podium.results.checker.finding import Finding, error, info, warning
 from podium.training.submission_layout import SYSTEM_FIELDS as TRAINING_FIELDS
-from podium.training.submission_layout import write_json_atomic
 
 NOT_DETECTED = "N/A"
 MEMORY_KIND = re.compile(r"\b(HBM\d?e?|GDDR\d+X?|LPDDR\d+X?)\b", re.I)
@@ -377,10 +377,9 @@ def software_fields() -> dict[str, Any]:
 # ---------------------------------------------------------------- files
 
 def write(path: str | os.PathLike[str], desc: Mapping[str, Any]) -> Path:
-    """Write a description atomically (temp file, then rename); keys sorted as the official samples."""
-    target = Path(path)
-    write_json_atomic(target, dict(desc))
-    return target
+    """Write a description atomically with the result files' mode, keys sorted as the official samples; an
+    OSError is an OutputError naming `path`."""
+    return atomic_write_json(path, dict(sorted(desc.items())))
 
 
 def load(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -17,17 +17,16 @@ from __future__ import annotations
 import csv
 import enum
 import io
-import json
+import math
 import os
-import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from podium.core.errors import ConfigError
-from podium.results.runs import (InferenceResult, TrainingResult, find_inference, find_training, int_field,
-                                 training_target)
+from podium.core.files import atomic_write, dumps_json
+from podium.results.runs import InferenceResult, TrainingResult, Unreadable, int_field, scan, training_target
 
 if TYPE_CHECKING:
     from podium.results.comparison import Comparison
@@ -134,12 +133,14 @@ class Row:
 
 @dataclass(frozen=True)
 class Results:
-    """Everything found under the given paths, and its rows (sorted: kind, benchmark, scenario, label)."""
+    """Everything found under the given paths, and its rows (sorted: kind, benchmark, scenario, label);
+    `unreadable`: the results (or whole paths) that could not be read, each with why."""
 
     paths: tuple[Path, ...]
     inference: tuple[InferenceResult, ...]
     training: tuple[TrainingResult, ...]
     rows: tuple[Row, ...]
+    unreadable: tuple[Unreadable, ...] = ()
 
     @property
     def labels(self) -> list[str]:
@@ -147,22 +148,50 @@ class Results:
 
 
 def load(paths: Iterable[Path | str]) -> Results:
-    """Read every inference result and training campaign under `paths` (run trees or submission trees)."""
+    """Read every inference result and training campaign under `paths` (run trees or submission trees).
+
+    A path or result that cannot be read is listed in `unreadable` and the rest are read: one corrupt file
+    among many trees does not cost the table. ConfigError only when nothing at all could be read."""
     roots = tuple(Path(p) for p in paths)
-    for p in roots:
-        if not p.exists():
-            raise ConfigError(f"no such directory: {p}")
-    inference = tuple(r for p in roots for r in find_inference(p))
-    training = tuple(t for p in roots for t in find_training(p))
-    if not inference and not training:
-        raise ConfigError(f"no results under {', '.join(map(str, roots))} (looked for "
-                          "results/<system>/<benchmark>/<scenario>/performance/run_1/ and result_<i>.txt)")
-    base = [config_label(r.system_id, r.record) for r in inference] + [training_label(t) for t in training]
+    scans = [scan(p) for p in roots]
+    bad = [u for s in scans for u in s.unreadable]
+    labelled = [(r, _row_or_none(lambda r, _: config_label(r.system_id, r.record), r, "", r.perf_dir, bad))
+                for s in scans for r in s.inference]
+    inference = [r for r, label in labelled if label is not None]
+    training = [t for s in scans for t in s.training]
+    base = [label for _, label in labelled if label is not None] + [training_label(t) for t in training]
     labels = _disambiguate(base, [r.root for r in inference] + [t.root for t in training])
-    rows = [inference_row(r, lab) for r, lab in zip(inference, labels)]
-    rows += [training_row(t, lab) for t, lab in zip(training, labels[len(inference):])]
+    pairs = [(r, _row_or_none(inference_row, r, lab, r.perf_dir, bad)) for r, lab in zip(inference, labels)]
+    tpairs = [(t, _row_or_none(training_row, t, lab, t.results_dir, bad))
+              for t, lab in zip(training, labels[len(inference):])]
+    rows = [row for _, row in [*pairs, *tpairs] if row is not None]
+    if not rows:
+        raise ConfigError(_nothing_read(roots, bad))
     rows.sort(key=lambda r: (r.kind.value, r.benchmark, _scenario_rank(r.scenario), r.label))
-    return Results(roots, inference, training, tuple(rows))
+    return Results(roots, tuple(r for r, row in pairs if row is not None),
+                   tuple(t for t, row in tpairs if row is not None), tuple(rows), tuple(bad))
+
+
+_Found = TypeVar("_Found", InferenceResult, TrainingResult)
+
+
+def _row_or_none(make: Callable[[_Found, str], Any], found: _Found, label: str, where: Path,
+                 bad: list[Unreadable]) -> Any:
+    """`make(found, label)` (the row of one result, its label); None, with why in `bad`, when its files hold
+    what Podium does not expect (a record edited by hand or written by another tool: a string where a table
+    belongs)."""
+    try:
+        return make(found, label)
+    except (TypeError, ValueError, AttributeError, KeyError) as e:
+        bad.append(Unreadable(where, f"unexpected content ({type(e).__name__}: {e})"))
+        return None
+
+
+def _nothing_read(roots: Sequence[Path], bad: Sequence[Unreadable]) -> str:
+    if bad:
+        return "; ".join(str(u) for u in bad[:5]) + (f"; and {len(bad) - 5} more" if len(bad) > 5 else "")
+    return (f"no results under {', '.join(map(str, roots))} (looked for "
+            "results/<system>/<benchmark>/<scenario>/performance/run_1/ and result_<i>.txt)")
 
 
 def _scenario_rank(scenario: str) -> int:
@@ -275,9 +304,11 @@ def result_metric(r: InferenceResult) -> tuple[Metric, float | None]:
         METRICS.get(r.scenario, ())
     for metric in candidates:
         try:
-            return metric, float(r.detail[metric.key]) / metric.divisor
+            value = float(r.detail[metric.key]) / metric.divisor
         except (KeyError, TypeError, ValueError):
             continue
+        if math.isfinite(value):   # a NaN or infinite result is no result (strict JSON refuses it too)
+            return metric, value
     return (candidates[0] if candidates else Metric("", "", Better.HIGHER)), None
 
 
@@ -438,19 +469,9 @@ def to_json(results: Results, comparisons: Sequence[Comparison]) -> dict[str, An
 
 
 def write_text_atomic(path: Path, text: str) -> Path:
-    """Write `text` so that a crash leaves the old file or the new one (temp file, then os.replace)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)   # mkstemp makes 0600; results are meant to be read by others
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    return path
+    """Write `text` atomically with the result files' mode (`podium.core.files.atomic_write`); an OSError is
+    an OutputError naming `path`."""
+    return atomic_write(path, text)
 
 
 def write_tables(results: Results, comparisons: Sequence[Comparison], *, csv_path: Path | None = None,
@@ -462,6 +483,5 @@ def write_tables(results: Results, comparisons: Sequence[Comparison], *, csv_pat
     if md_path:
         written.append(write_text_atomic(md_path, to_markdown(results, comparisons)))
     if json_path:
-        text = json.dumps(to_json(results, comparisons), indent=2, allow_nan=False) + "\n"
-        written.append(write_text_atomic(json_path, text))
+        written.append(write_text_atomic(json_path, dumps_json(to_json(results, comparisons))))
     return written

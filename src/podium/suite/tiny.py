@@ -4,12 +4,20 @@ Train `digits` to its target (MLPerf Training rules, N runs, olympic score), tak
 and its ONNX export), measure its FP32 accuracy with bare PyTorch (the reference the 99% target is taken of),
 then serve it on each backend in every scenario of the `tiny-v1` round, performance and accuracy, under that
 round's rules (durations of seconds; results valid under them), and collect one row per run.
+
+The suite tunes user.conf as a submitter would, from a quick calibration, and reruns a scenario whose result is
+INVALID only because of that tuning, at most twice, saying so in a line (the user.conf kept with the result is
+the one its last run used):
+- Server INVALID on latency alone: the target QPS was too high; again at SERVER_BACKOFF times it.
+- min duration not met (SingleStream, MultiStream, Offline): the machine ran faster than calibrated (a busy
+  machine calibrates low), so LoadGen generated too little work; again with the rate the run measured, the
+  Offline expected QPS above the achieved samples/s and the expected latency below the measured one.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +33,17 @@ SERVER_RETRIES = 2  # a Server result INVALID on latency is run again at SERVER_
 SERVER_BACKOFF = 0.6  # submitter lowers target_qps in user.conf; the last run is the one kept
 OFFLINE_BATCH = 64
 LATENCY_REASONS = {"latency constraint not met", "early stopping not met"}
+DURATION_REASON = "min duration not met"
+# A result INVALID because the run ended before min_duration is run again, at most DURATION_RETRIES times:
+# Offline with expected QPS = the achieved samples/s x OFFLINE_MARGIN (LoadGen issues 1.1 x min_duration x
+# expected QPS samples, so the query lasts 2.2 x min_duration at the rate achieved; a margin, as a short query
+# measures the rate low); SingleStream and MultiStream with expected latency = the measured mean x
+# STREAM_MARGIN (LoadGen generates 2 x min_duration / expected latency queries: 4 x what the run needs).
+DURATION_RETRIES = 2
+OFFLINE_MARGIN = 2.0
+STREAM_MARGIN = 0.5
+RAN_OUT = "Ran out of generated queries"  # the engine's error when a faster SUT than expected ends early
+DEFAULT_ORG = "Podium"
 
 
 def backend_options(backend: str) -> Any:
@@ -63,15 +82,15 @@ class SuiteResult:
         return bool(self.rows) and all(r.ok for r in self.rows)
 
 
-def train(out: Path, system: str, runs: int | None, observer: Any) -> Any:
-    """MLPerf-style time to train of `digits`; returns the CampaignResult."""
+def train(out: Path, system: str, runs: int | None, observer: Any, org: str = DEFAULT_ORG) -> Any:
+    """MLPerf-style time to train of `digits`, its logs naming `org` (submission_org); the CampaignResult."""
     from podium.training import Campaign
     from podium.training.campaign import CampaignConfig, Distribution
     from podium.workloads import WORKLOADS
     from podium.workloads.base import Division
 
     config = CampaignConfig(runs=runs, division=Division.CLOSED, out=out / "training", system=system,
-                            device="cpu", check_compliance=True, save_models=True)
+                            device="cpu", check_compliance=True, save_models=True, org=org)
     return Campaign(WORKLOADS.get(BENCHMARK), config, observer, Distribution()).run()
 
 
@@ -134,46 +153,118 @@ def calibrate(out: Path, backend: str, model: Path) -> dict[str, float]:
 
 
 def write_user_conf(out: Path, backend: str, values: dict[str, float]) -> Path:
-    path = out / "inference" / f"user-{backend}.conf"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from podium.core.files import atomic_write
+
     lines = [f"# user.conf written by `podium run` from a calibration of this machine ({backend})"]
     lines += [f"{BENCHMARK}.{key} = {value:g}" for key, value in values.items()]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return atomic_write(out / "inference" / f"user-{backend}.conf", "\n".join(lines) + "\n")
+
+
+def describe_system(folder: Path, system: str, org: str) -> Path:
+    """`folder`/systems/<system>.json naming `org` as its submitter: this machine captured when there is no
+    description yet (or it is not one), else the description kept, edits by hand included, with its submitter
+    set. The inference harness keeps a description that exists."""
+    from podium.results import system as sysdesc
+
+    path = folder / "systems" / f"{system}.json"
+    try:
+        desc = sysdesc.load(path)
+    except (OSError, ValueError):
+        desc = sysdesc.capture(system)
+    if desc.get("submitter") != org or not path.is_file():
+        sysdesc.write(path, {**desc, "submitter": org})
     return path
 
 
 def serve(out: Path, system: str, backend: str, model: Path, reference: float,
-          report: Callable[[dict], None], say: Callable[[str], None] = print) -> list[dict]:
+          report: Callable[[dict], None], say: Callable[[str], None] = print, *, org: str = DEFAULT_ORG,
+          values: dict[str, float] | None = None, scenarios: Sequence[Scenario] | None = None) -> list[dict]:
     """Every scenario of the tiny round on one backend, performance then accuracy; returns the records.
 
-    A Server result INVALID on latency alone is run again, up to SERVER_RETRIES times, at a lower target QPS
-    (written to the user.conf that the result directory keeps); the earlier attempt is reported, not kept."""
+    `values`: the user.conf settings to start from (default: a calibration of this machine); `scenarios`:
+    a subset of the round's. A result INVALID because of those settings is run again (see the module
+    docstring); the earlier attempt is said in a line, not kept."""
     from podium.benchmarks import get_round
-    from podium.inference.harness import InferenceSpec, default_runner, run_inference
 
-    bench = get_round(ROUND).benchmark(BENCHMARK)
-    values = calibrate(out, backend, model)
+    values = dict(values) if values is not None else calibrate(out, backend, model)
     user_conf = write_user_conf(out, backend, values)
+    describe_system(out / "inference", system, org)
     records: list[dict] = []
-    for scenario in _scenarios(bench):
-        for attempt in range(SERVER_RETRIES + 1):
-            spec = InferenceSpec(benchmark=BENCHMARK, scenario=scenario, model_path=model, mode=Mode.SUBMISSION,
-                                 round=ROUND, backend=backend, options=backend_options(backend),
-                                 runner=default_runner(scenario), out=out / "inference", system_id=system,
-                                 user_conf=user_conf, reference_accuracy=reference, progress=False)
-            got = run_inference(spec).records
-            reasons = _latency_only(got)
-            if scenario is not Scenario.SERVER or not reasons or attempt == SERVER_RETRIES:
+    for scenario in scenarios or _scenarios(get_round(ROUND).benchmark(BENCHMARK)):
+        for attempt in range(max(SERVER_RETRIES, DURATION_RETRIES) + 1):
+            got = _run_scenario(out, system, backend, model, reference, scenario, user_conf)
+            change = _retune(scenario, got, values, attempt)
+            if change is None:
                 break
-            qps = values["Server.target_qps"]
-            values["Server.target_qps"] = float(max(1, round(qps * SERVER_BACKOFF)))
             write_user_conf(out, backend, values)
-            say(f"  {BENCHMARK} Server on {backend}: INVALID at {qps:g} QPS ({'; '.join(reasons)}); running it "
-                f"again at {values['Server.target_qps']:g} QPS")
+            say(f"  {BENCHMARK} {scenario.value} on {backend}: {change}")
         for r in got:
             records.append(r)
             report(r)
     return records
+
+
+def _run_scenario(out: Path, system: str, backend: str, model: Path, reference: float, scenario: Scenario,
+                  user_conf: Path) -> list[dict]:
+    from podium.inference.harness import InferenceSpec, default_runner, run_inference
+
+    spec = InferenceSpec(benchmark=BENCHMARK, scenario=scenario, model_path=model, mode=Mode.SUBMISSION,
+                         round=ROUND, backend=backend, options=backend_options(backend),
+                         runner=default_runner(scenario), out=out / "inference", system_id=system,
+                         user_conf=user_conf, reference_accuracy=reference, progress=False)
+    return run_inference(spec).records
+
+
+def _retune(scenario: Scenario, records: list[dict], values: dict[str, float], attempt: int) -> str | None:
+    """Change `values` for a rerun when the performance result is INVALID because of them and retries are
+    left; returns what was done, in words, or None (the result stands)."""
+    latency = _latency_only(records)
+    if scenario is Scenario.SERVER and latency and attempt < SERVER_RETRIES:
+        qps = values["Server.target_qps"]
+        values["Server.target_qps"] = float(max(1, round(qps * SERVER_BACKOFF)))
+        return (f"INVALID at {qps:g} QPS ({'; '.join(latency)}); running it again at "
+                f"{values['Server.target_qps']:g} QPS")
+    missed = _duration_miss(records)
+    if missed is None or attempt >= DURATION_RETRIES or scenario is Scenario.SERVER:
+        return None
+    return _rerun_at_measured_rate(scenario, missed, values)
+
+
+def _rerun_at_measured_rate(scenario: Scenario, record: dict, values: dict[str, float]) -> str:
+    """Offline: expected QPS from the achieved samples/s; SingleStream/MultiStream: expected latency from the
+    measured mean latency. Each at least OFFLINE_MARGIN (STREAM_MARGIN) past the setting that fell short, in
+    case the record lacks the measurement."""
+    if scenario is Scenario.OFFLINE:
+        key, old = "Offline.target_qps", values.get("Offline.target_qps", 1.0)
+        achieved = (record.get("result") or {}).get("value")
+        measured = float(achieved) if _positive(achieved) else old
+        values[key] = float(round(max(measured, old) * OFFLINE_MARGIN))
+        return (f"INVALID, {DURATION_REASON} (expected {old:g} QPS, achieved {measured:,.0f} samples/s); running "
+                f"it again with expected QPS {values[key]:g}")
+    key = f"{scenario.value}.target_latency"
+    old = values.get(key, 1.0)
+    mean_ns = (record.get("latency_ns") or {}).get("mean")
+    measured = float(mean_ns) / 1e6 if _positive(mean_ns) else old
+    values[key] = float(f"{min(measured, old) * STREAM_MARGIN:.4g}")
+    return (f"INVALID, {DURATION_REASON} (expected latency {old:g} ms, measured mean {measured:.4g} ms); running "
+            f"it again with expected latency {values[key]:g} ms")
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < float("inf")
+
+
+def _duration_miss(records: list[dict]) -> dict | None:
+    """The performance record when it is INVALID for want of duration: min duration not met, and no error but
+    the engine's running out of generated queries (the same cause, said as an error); else None."""
+    for r in records:
+        if r["mode"] != "performance" or not r.get("result"):
+            continue
+        reasons = r["result"]["reasons"]
+        if r["result"]["validity"] != "VALID" and DURATION_REASON in reasons and \
+                all(RAN_OUT in str(e) for e in r["errors"]):
+            return r
+    return None
 
 
 def _latency_only(records: list[dict]) -> list[str]:

@@ -19,7 +19,7 @@ from podium.results.checker.finding import Finding, Severity, error, exit_code, 
 from podium.results.checker.registry import Rule, Scope, select_rules
 from podium.results.checker.tree import (BenchmarkResults, Environment, Package, PackageContext, ScenarioResult,
                                          SystemEntry, TrainingResults, UnreadableFile, find_packages,
-                                         is_training_dir, read_json)
+                                         is_training_dir, read_json, subdirs)
 
 # check report format history (readers accept every version):
 #   1: first version (root, packages[], findings[], counts, exit_code)
@@ -145,8 +145,11 @@ def _relative(path: str, base: Path) -> str:
 
 def recorded_round(package: Package) -> str | None:
     """The round the package's runs recorded (the first podium_run.json that names one)."""
-    for record in sorted((package.root / "results").glob("*/*/*/*/podium_run.json")) + \
-            sorted((package.root / "results").glob("*/*/*/performance/run_1/podium_run.json")):
+    results = package.root / "results"
+    for record in sorted(results.glob("*/*/*/*/podium_run.json")) + \
+            sorted(results.glob("*/*/*/performance/run_1/podium_run.json")):
+        if any(part.startswith(".") for part in record.relative_to(results).parts):
+            continue
         try:
             data = read_json(record)
         except UnreadableFile:
@@ -188,7 +191,7 @@ def parts(ctx: PackageContext) -> Iterator[tuple[Scope, Any]]:
         inference_systems.add(system)
         bench = _benchmark_results(ctx, system, bench_dir)
         yield Scope.BENCHMARK, bench
-        for scenario_dir in (d for d in sorted(bench_dir.iterdir()) if d.is_dir()):
+        for scenario_dir in subdirs(bench_dir):
             level = rounds.TARGET_SUFFIX.fullmatch(bench_dir.name)
             yield Scope.SCENARIO, ScenarioResult(ctx, system, bench_dir.name, scenario_dir, bench.benchmark,
                                                  level["level"] if level else None)

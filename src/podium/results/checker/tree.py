@@ -3,7 +3,8 @@
 A *package* is a directory holding `systems/` and `results/`: either a submission (`<division>/<org>/`, its
 division and organization known from the path) or a Podium run directory (`podium infer`, `podium train`).
 `find_packages` accepts a package itself, a folder of divisions (`closed/`, `open/`, `network/`), or the output of
-`podium run` / `podium submission build` with `inference/` and `training/` folders.
+`podium run` / `podium submission build` with `inference/` and `training/` folders. Folders whose name starts
+with "." (`.podium/` staging and partial runs, a submission being built) are never read.
 
     results/<system>/<benchmark>/<scenario>/    inference (ScenarioResult; BenchmarkResults per benchmark)
     results/<system>/<benchmark>/result_*.txt   training (TrainingResults)
@@ -55,15 +56,19 @@ class Package:
     def benchmark_dirs(self) -> list[tuple[str, Path]]:
         """(system, results/<system>/<benchmark>) for every benchmark directory."""
         results = self.root / "results"
-        return [(s.name, b) for s in _dirs(results) for b in _dirs(s)]
+        return [(s.name, b) for s in subdirs(results) for b in subdirs(s)]
 
     def system_ids(self) -> list[str]:
-        described = {p.stem for p in (self.root / "systems").glob("*.json")}
-        return sorted(described | {s.name for s in _dirs(self.root / "results")})
+        described = {p.stem for p in (self.root / "systems").glob("*.json") if not p.name.startswith(".")}
+        return sorted(described | {s.name for s in subdirs(self.root / "results")})
 
 
-def _dirs(path: Path) -> list[Path]:
-    return sorted(p for p in path.iterdir() if p.is_dir()) if path.is_dir() else []
+def subdirs(path: Path) -> list[Path]:
+    """The folders in `path`, except those whose name starts with "." (a run's staging or partial files, a
+    submission build in progress or killed): they are no part of the results."""
+    if not path.is_dir():
+        return []
+    return sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
 def is_training_dir(benchmark_dir: Path) -> bool:
@@ -85,7 +90,7 @@ def _packages(root: Path) -> list[Package]:
             return [Package(root, root.parent.name, root.name)]
         return [Package(root)]
     found = [Package(org, division, org.name)
-             for division in DIVISIONS for org in _dirs(root / division)]
+             for division in DIVISIONS for org in subdirs(root / division)]
     for kind in ("inference", "training"):
         if (root / kind).is_dir():
             found += _packages(root / kind)
@@ -204,7 +209,7 @@ class ScenarioResult:
         return self._cache[key]
 
     def compliance_dirs(self) -> list[Path]:
-        return [d for d in _dirs(self.path) if d.name.startswith("TEST")]
+        return [d for d in subdirs(self.path) if d.name.startswith("TEST")]
 
     def _read(self, path: Path, reader: Callable[[Path], Any]) -> Any:
         key = str(path)
@@ -234,7 +239,7 @@ class BenchmarkResults:
 
     @property
     def scenarios(self) -> list[str]:
-        return [d.name for d in _dirs(self.path)]
+        return [d.name for d in subdirs(self.path)]
 
 
 @dataclass
