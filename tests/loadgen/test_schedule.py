@@ -22,12 +22,12 @@ Mode, Scenario, TestSettings = settings_mod.Mode, settings_mod.Scenario, setting
 SEEDS = {"qsl_rng_seed": 11, "sample_index_rng_seed": 2**40 + 5, "schedule_rng_seed": 2**63 + 9}
 
 
-def _effective(scenario: Scenario, total: int = 37, count: int = 16, **fields):
+def _effective(scenario: Scenario, total: int = 37, count: int = 16, checked: bool = True, **fields):
     base = {"single_stream_expected_latency_ns": 1_000_000, "multi_stream_expected_latency_ns": 2_000_000,
             "multi_stream_samples_per_query": 3, "server_target_qps": 5000.0, "offline_expected_qps": 400.0,
             "min_duration_ms": 20, "min_query_count": 30, **SEEDS}
     requested = TestSettings(scenario=scenario, **{**base, **fields})
-    return settings_mod.derive(requested, count, total)
+    return settings_mod.derive(requested, count, total, checked=checked)
 
 
 def literal_loadable_sets(s, sample_count: int, total: int) -> list[tuple[list[int], int]]:
@@ -206,12 +206,14 @@ def test_invalid_requests_raise() -> None:
     loaded = schedule.loadable_sets(s, 16, 37)[0]
     with pytest.raises(ValueError, match="one pass"):
         schedule.generate_queries(s, Mode.SUBMISSION, loaded)
-    same = _effective(Scenario.SINGLE_STREAM, performance_issue_same=True, performance_issue_same_index=16)
+    # Settings derive() refuses, fed unchecked: generate_queries guards itself too.
+    same = _effective(Scenario.SINGLE_STREAM, checked=False, performance_issue_same=True,
+                      performance_issue_same_index=16)
     with pytest.raises(ValueError, match="out of the loaded set"):
         schedule.generate_queries(same, Mode.PERFORMANCE, loaded)
     with pytest.raises(ValueError, match="positive"):
-        schedule.generate_queries(_effective(Scenario.SERVER, server_target_qps=0.0), Mode.PERFORMANCE,
-                                  loaded)
+        schedule.generate_queries(_effective(Scenario.SERVER, checked=False, server_target_qps=0.0),
+                                  Mode.PERFORMANCE, loaded)
 
 
 def test_accuracy_log_threshold() -> None:

@@ -5,8 +5,11 @@ value`; a key is looked up as `model.scenario.key`, `*.scenario.key`, `model.*.k
 
 - `apply_config` is Podium's reading: new settings, or `ConfigError` naming file, line, key and the nearest
   known key for what the official silently ignores (typos, `a.b.c=5`, keys it does not read there), rejects
-  (a trailing `# comment`) or misreads (`010` is octal, `1.5` and `1e3` truncate, `-1` wraps). Invariant,
-  tested against the official: a file `apply_config` accepts gives the official's settings.
+  (a trailing `# comment`) or misreads (`010` is octal, `1.5` and `1e3` truncate, `-1` wraps), and for a
+  value out of its setting's range (`settings.field_problem`: a zero QPS, NaN, 0 samples per query). Lines
+  are read one at a time, up to 64 KiB each, and values are quoted in errors cut to ~80 characters: a
+  200 MB token is neither read whole nor echoed. Invariant, tested against the official: a file
+  `apply_config` accepts gives the official's settings.
 - `from_config_compat` is the official behaviour (return codes, buffered errors) for the drop-in module.
 
 conf_type 0 reads only the shipped mlperf.conf (data/mlperf.conf = the 6.0.17 values); 1 (user.conf) reads it
@@ -30,7 +33,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from podium.core.errors import ConfigError
-from podium.loadgen.settings import MODE_BY_NUMBER, Scenario, TestSettings
+from podium.loadgen.settings import MODE_BY_NUMBER, Scenario, TestSettings, field_problem, shown
 
 __all__ = [
     "ConfType",
@@ -51,6 +54,8 @@ EINVAL = -22
 _ERROR_KEY = "error_invalid_config"  # detail-log key of every FromConfig error
 _MULTIPLE = "Multiple conf files are used. This is not valid for official submission."
 _U64 = 1 << 64
+_MAX_LINE_BYTES = 1 << 16  # a config line is ~60 bytes; a longer one is refused before it is read whole
+_SUGGESTION_CHARS = 120  # a "did you mean" built from a longer key helps nobody
 _SCENARIOS = tuple(s.value for s in Scenario)
 
 
@@ -82,7 +87,8 @@ class ConfigIssue:
 
     def to_error(self, more: int = 0) -> ConfigError:
         message = self.message + (f" [and {more} more error(s) in this file]" if more else "")
-        return ConfigError(message, path=self.path, line=self.line, key=self.key, suggestion=self.suggestion)
+        suggestion = self.suggestion if self.suggestion and len(self.suggestion) <= _SUGGESTION_CHARS else None
+        return ConfigError(message, path=self.path, line=self.line, key=self.key, suggestion=suggestion)
 
 
 @dataclass
@@ -305,10 +311,7 @@ def _mlperf_conf_kv() -> dict[str, str]:
 
 def _base_conf_kv(path: str) -> dict[str, str]:
     """An mlperf.conf given as the base of a user.conf; it must parse cleanly."""
-    try:
-        kv, errors = _scan_official(_read_text(path))
-    except OSError as e:
-        raise ConfigError(f"cannot read config file: {e.strerror or e}", path=path) from None
+    kv, errors = _scan_official(_read_config(path))
     if errors:
         raise ConfigError(errors[0], path=path)
     return kv
@@ -316,6 +319,22 @@ def _base_conf_kv(path: str) -> dict[str, str]:
 
 def _read_text(path: str | Path) -> str:
     return Path(path).read_bytes().decode("utf-8", errors="surrogateescape")  # bytes as the official sees them
+
+
+def _read_config(path: str) -> str:
+    """A config file's text for the strict reader, line by line: a line over 64 KiB is refused unread."""
+    lines = []
+    try:
+        with open(path, "rb") as f:
+            for number, line in enumerate(iter(lambda: f.readline(_MAX_LINE_BYTES + 1), b""), 1):
+                if len(line.rstrip(b"\n")) > _MAX_LINE_BYTES:
+                    start = shown(line[:24].decode("utf-8", errors="replace"))
+                    raise ConfigError(f"line longer than {_MAX_LINE_BYTES:,} bytes (starts {start}); a config "
+                                      "line is 'model.scenario.key = value'", path=path, line=number)
+                lines.append(line)
+    except OSError as e:
+        raise ConfigError(f"cannot read config file: {e.strerror or e}", path=path) from None
+    return b"".join(lines).decode("utf-8", errors="surrogateescape")
 
 
 # ---- the official behaviour ----------------------------------------------------------------------------------
@@ -437,11 +456,7 @@ def _model_issues(model: str) -> list[ConfigIssue]:
 
 def _apply_strict(base: TestSettings, path: str, model: str, scenario: str,
                   conf_type: ConfType) -> tuple[TestSettings, list[ConfigIssue]]:
-    try:
-        text = _read_text(path)
-    except OSError as e:
-        raise ConfigError(f"cannot read config file: {e.strerror or e}", path=path) from None
-    kv, lines, issues = _scan_strict(text, path)
+    kv, lines, issues = _scan_strict(_read_config(path), path)
     applied = _apply(base, kv, model, scenario, conf_type)
     for key, value in kv.items():
         issue = _check_entry(key, value, applied, model, scenario, conf_type)
@@ -485,7 +500,7 @@ def _line_problem(tokens: list[str]) -> str | None:
     if len(tokens) == 2:
         return "missing value after '='"
     if not _is_number(tokens[2]):
-        return f"value {tokens[2]!r} is not an integer or a number"
+        return f"value {shown(tokens[2])} is not an integer or a number"
     if len(tokens) > 3:
         if tokens[3].startswith("#"):
             return "trailing comment: the official LoadGen rejects the whole file; put comments on their own line"
@@ -515,11 +530,11 @@ def _check_entry(key: str, value: str, applied: _Applied, model: str, scenario: 
         if _TOOL_KEY.fullmatch(name):
             return None
         hint = _closest(name, _NAMES)
-        return ConfigIssue(f"unknown key {name!r}", suggestion=hint and f"{m}.{s}.{hint}",
+        return ConfigIssue(f"unknown key {shown(name)}", suggestion=hint and f"{m}.{s}.{hint}",
                            is_error=concerns and s in ("*", scenario))
     if s != "*" and s not in _SCENARIOS:
         hint = _closest_scenario(s)
-        return ConfigIssue(f"unknown scenario {s!r} (names are case-sensitive)",
+        return ConfigIssue(f"unknown scenario {shown(s)} (names are case-sensitive)",
                            suggestion=hint and f"{m}.{hint}.{name}", is_error=concerns)
     if not concerns:
         return _other_model_issue(m, s, name, model)
@@ -550,17 +565,17 @@ def _scope_issue(name: str, s: str, applied: _Applied, scenario: str, conf_type:
 def _float_problem(key: _Key, token: str) -> str | None:
     x = _strtod(token) * key.scale
     if not math.isfinite(x):
-        return f"{key.name} must be a finite number, not {token!r}"
+        return f"{key.name} must be a finite number, not {shown(token)}"
     if key.name == "target_latency_percentile" and not 0.0 < x < 1.0:
-        return f"{key.name} is a percent between 0 and 100 (exclusive), not {token}"
+        return f"{key.name} is a percent between 0 and 100 (exclusive), not {_cut(token)}"
     if key.name in ("target_qps", "target_latency") and x <= 0.0:
-        return f"{key.name} must be > 0 for {key.scope}, not {token}"
-    return None
+        return f"{key.name} must be > 0 for {key.scope}, not {_cut(token)}"
+    return _range_problem(key, token)
 
 
 def _int_problem(key: _Key, token: str) -> str | None:
     exact = _exact_integer(token)
-    read_as = f"the official LoadGen reads {token!r} as {_strtoull(token)}"
+    read_as = f"the official LoadGen reads {shown(token)} as {_strtoull(token)}"
     if exact is None:
         octal = token.lstrip("+-")[:1] == "0" and bool(_INT.fullmatch(token))
         return f"{key.name} takes an integer: {read_as}" + (" (a leading 0 means octal)" if octal else "")
@@ -568,15 +583,28 @@ def _int_problem(key: _Key, token: str) -> str | None:
         return f"{key.name} must not be negative: {read_as}"
     scaled = exact * int(key.scale)
     if key.kind == "mode" and scaled > 3:
-        return f"mode must be {_MODE_HELP}, not {token}"
+        return f"mode must be {_MODE_HELP}, not {_cut(token)}"
     if key.kind in ("bool0", "bool1") and scaled > 1:
-        return f"{key.name} is 0 or 1, not {token}"
+        return f"{key.name} is 0 or 1, not {_cut(token)}"
     if key.kind == "int" and scaled >= 1 << 31:
-        return f"{key.name} must be < 2**31 (the official stores it in a C int), not {token}"
+        return f"{key.name} must be < 2**31 (the official stores it in a C int), not {_cut(token)}"
     if scaled >= _U64:
         unit = " ms in nanoseconds" if key.scale != 1 else ""
-        return f"{key.name} = {token}{unit} exceeds the 64-bit range"
-    return None
+        return f"{key.name} = {_cut(token)}{unit} exceeds the 64-bit range"
+    return _range_problem(key, token)
+
+
+def _range_problem(key: _Key, token: str) -> str | None:
+    """The value read, checked against its setting's range (the checks the engine makes before a run)."""
+    if key.kind == "mode":
+        return None
+    problem = field_problem(key.field, _convert(key, token))
+    return problem and f"{key.name} = {_cut(token)}: {problem}"
+
+
+def _cut(token: str) -> str:
+    """A number as written, cut like `shown` when it is absurdly long."""
+    return token if len(token) <= 80 else shown(token)
 
 
 def _exact_integer(token: str) -> int | None:
@@ -606,7 +634,7 @@ def _other_model_issue(m: str, s: str, name: str, model: str) -> ConfigIssue | N
     """Lines for other models are normal; one for a near-miss of this run's model is probably a typo."""
     if model == "*" or m in _models() or not difflib.get_close_matches(m, [model], 1, 0.8):
         return None
-    return ConfigIssue(f"model {m!r} is not this run's model {model!r}; this line does not apply",
+    return ConfigIssue(f"model {shown(m)} is not this run's model {model!r}; this line does not apply",
                        suggestion=f"{model}.{s}.{name}", is_error=False)
 
 

@@ -12,27 +12,36 @@ the schedule before the clock starts from separately seeded std::mt19937 generat
 - `schedule_rng(schedule_rng_seed)`: Server inter-arrival times, exponential(target_qps), in ns.
 
 The loop condition, the equal-issue padding and its `min_queries` bump are reduced to closed forms
-(see `_query_count`), so every draw is made in bulk by `podium.loadgen.rng`.
+(see `_query_count`), so every draw is made in bulk by `podium.loadgen.rng`. The same closed forms size a
+pass before it is generated (`pass_size`): a schedule that would not fit in memory is refused with the
+settings to change (`check_fits`), where the official LoadGen dies of std::bad_alloc.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from podium.core.errors import ConfigError
 from podium.loadgen import rng as _rng
-from podium.loadgen.settings import EffectiveSettings, Mode, Scenario
+from podium.loadgen.settings import QPS_SETTING, EffectiveSettings, Mode, Scenario
 
 __all__ = [
     "LoadableSet",
     "QuerySchedule",
+    "ScheduleSize",
     "accuracy_log_mask",
     "accuracy_log_offset",
     "accuracy_log_threshold",
+    "available_memory_bytes",
+    "check_fits",
     "generate_queries",
     "loadable_sets",
+    "pass_size",
+    "run_sizes",
 ]
 
 _CHUNK = 1 << 22  # queries per bulk step: bounds the temporaries (~100 MB)
@@ -320,6 +329,7 @@ def generate_queries(settings: EffectiveSettings, mode: Mode, loaded: LoadableSe
     s = settings
     if loaded.samples.size == 0:
         raise ValueError("cannot generate queries over an empty loaded set")
+    check_fits(pass_size(s, mode, loaded.distribution_end))  # FindPeakPerformance raises the QPS pass by pass
     plan = _plan(s, mode, loaded)
     sample_rng = _rng.MT19937(s.sample_index_rng_seed)
     orders = _draw_orders(s, mode, plan, loaded, sample_rng)
@@ -342,6 +352,169 @@ def generate_queries(settings: EffectiveSettings, mode: Mode, loaded: LoadableSe
         sample_index = _positions(s, mode, loaded, orders, sample_rng, n * plan.spq, table=loaded.samples)
     return QuerySchedule(sample_index=sample_index, query_offsets=offsets, scheduled_ns=scheduled,
                          samples_per_query=plan.spq, duration_ns=duration)
+
+
+# --- sizes: what a pass will hold, before it is generated ------------------------------------------
+
+_QUERY_BYTES = 16  # scheduled and issue times
+_SAMPLE_BYTES = 56  # QSL index, completion time, latency, the summary's copies (a null-SUT run peaks at ~70)
+_TOKEN_BYTES = 16  # first-token time and token count
+_HUGE = 1 << 62  # counts past this are over any limit: no need to carry them further
+_FIX = {
+    Scenario.SERVER: "lower server_target_qps, min_duration_ms or min_query_count",
+    Scenario.OFFLINE: "lower offline_expected_qps, min_duration_ms or min_query_count",
+    Scenario.SINGLE_STREAM: "raise single_stream_expected_latency_ns, or lower min_duration_ms or min_query_count",
+    Scenario.MULTI_STREAM: "raise multi_stream_expected_latency_ns, or lower min_duration_ms, min_query_count "
+                           "or multi_stream_samples_per_query",
+}
+
+
+@dataclass(frozen=True)
+class ScheduleSize:
+    """How many queries and samples one pass generates, and what shrinks it."""
+
+    queries: int
+    samples: int
+    sample_bytes: int  # per sample, with the token arrays when token latencies are on
+    what: str  # e.g. "Server PerformanceOnly schedule"
+    fix: str  # the settings to change when it is too big
+    key: str  # the setting a ConfigError names
+
+    @property
+    def bytes(self) -> int:
+        """The engine's flat arrays for the pass: per query, per sample."""
+        return _QUERY_BYTES * self.queries + self.sample_bytes * self.samples
+
+
+def _count(x: float) -> int:
+    return int(min(x, _HUGE))
+
+
+def pass_size(s: EffectiveSettings, mode: Mode, distribution_end: int) -> ScheduleSize:
+    """`generate_queries`' counts for a loaded set of `distribution_end` samples, in closed form (a
+    Server query count is its expectation: the Poisson draws are not made)."""
+    spq, scenario = s.samples_per_query, s.scenario
+    size = distribution_end + (spq - 1 if scenario is Scenario.MULTI_STREAM else 0)  # the padded set
+    per_sample = _SAMPLE_BYTES + (_TOKEN_BYTES if s.use_token_latencies else 0)
+
+    def made(queries: float, samples: float, key: str) -> ScheduleSize:
+        return ScheduleSize(_count(queries), _count(samples), per_sample, f"{scenario.value} {mode.value} "
+                            "schedule", _FIX[scenario], key)
+
+    if mode is Mode.ACCURACY:  # every loaded sample once (Offline: one query and a remainder)
+        return made(2 if scenario is Scenario.OFFLINE else size // spq, size, "accuracy_sample_count_override")
+    if scenario is Scenario.OFFLINE:
+        padded = spq % size if s.sample_concatenate_permutation else 0
+        return made(1, spq + (size - padded if padded else 0), QPS_SETTING[scenario])
+    if s.performance_issue_unique:
+        return made(size // spq, size // spq * spq, "performance_sample_count_override")
+    gen_ns = (1 if scenario is Scenario.SERVER else 2) * s.target_duration_ms * 1_000_000
+    if gen_ns == 0:
+        queries = 0.0
+    elif scenario is Scenario.SERVER:
+        queries = gen_ns / 1e9 * s.target_qps + 1
+    else:
+        queries = -(-gen_ns // max(_period_ns(s.target_qps), 1)) + 1
+    minimum = s.min_query_count
+    if s.sample_concatenate_permutation:  # equal issue: whole passes over the loaded set
+        queries, minimum = (-(-_count(x) // size) * size for x in (queries, minimum))
+    n = max(_count(queries), minimum)
+    return made(n, n * spq, QPS_SETTING[scenario])
+
+
+def run_sizes(s: EffectiveSettings, qsl_total_count: int) -> list[ScheduleSize]:
+    """The performance pass (first, when the mode has one), the largest accuracy pass and the shuffle of
+    the QSL indices that `loadable_sets` cuts them from. FindPeakPerformance's later passes are sized as
+    they come."""
+    psc, sizes, shuffled = s.performance_sample_count, [], 0
+    if s.mode is not Mode.ACCURACY:
+        count = min(psc, qsl_total_count) if psc else qsl_total_count
+        sizes.append(pass_size(s, Mode.PERFORMANCE, count))
+        shuffled = count
+    if s.mode in (Mode.ACCURACY, Mode.SUBMISSION):
+        count = min(s.accuracy_sample_count, qsl_total_count)
+        size = pass_size(s, Mode.ACCURACY, min(psc, count) if psc else count)
+        sizes.append(replace(size, fix="lower accuracy_sample_count_override or performance_sample_count_override"))
+        shuffled = max(shuffled, count)
+    fix = "lower performance_sample_count_override / accuracy_sample_count_override, or use a smaller QSL"
+    sizes.append(ScheduleSize(0, shuffled, _SAMPLE_BYTES, "shuffle of the QSL indices", fix,
+                              "accuracy_sample_count_override"))
+    return sizes
+
+
+def check_fits(size: ScheduleSize, memory_limit_bytes: int | None = None) -> None:
+    """Refuse a pass bigger than `memory_limit_bytes` (default: 3/4 of `available_memory_bytes()`) with a
+    ConfigError giving its size and the settings that shrink it, before anything is allocated."""
+    limit = memory_limit_bytes
+    if limit is None:
+        available = available_memory_bytes()
+        limit = None if available is None else available * 3 // 4
+    if limit is None or size.bytes <= limit:
+        return
+    held = _n(size.samples, "sample")
+    if size.queries:
+        held = f"{_n(size.queries, 'query')} and {held}"
+    raise ConfigError(f"the {size.what} would hold {held}, about {_human(size.bytes)} at {_QUERY_BYTES} B per "
+                      f"query and {size.sample_bytes} B per sample: more than the {_human(limit)} allowed (3/4 "
+                      f"of the memory available); {size.fix}", key=size.key)
+
+
+def available_memory_bytes() -> int | None:
+    """Memory this process can still take (Linux: MemAvailable, within the cgroup's limit and RLIMIT_AS;
+    elsewhere free physical pages); None when the system does not say."""
+    known = [x for x in (_meminfo_available(), _cgroup_room(), _rlimit_room()) if x is not None]
+    if known:
+        return min(known)
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _read_small(path: str) -> str | None:
+    try:
+        with open(path) as f:
+            return f.read(8192)
+    except OSError:
+        return None
+
+
+def _meminfo_available() -> int | None:
+    for line in (_read_small("/proc/meminfo") or "").splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) * 1024
+    return None
+
+
+def _cgroup_room() -> int | None:
+    limit, used = _read_small("/sys/fs/cgroup/memory.max"), _read_small("/sys/fs/cgroup/memory.current")
+    if limit is None or used is None or limit.strip() == "max":
+        return None
+    return max(int(limit) - int(used), 0)
+
+
+def _rlimit_room() -> int | None:
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return None
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    statm = _read_small("/proc/self/statm")
+    if soft == resource.RLIM_INFINITY or statm is None:
+        return None
+    return max(soft - int(statm.split()[0]) * os.sysconf("SC_PAGE_SIZE"), 0)
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun[:-1] + 'ies' if noun.endswith('y') else noun + 's'}"
+
+
+def _human(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if n < 1000:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:,.1f} PB"
 
 
 # --- accuracy-log sampling (performance passes) ----------------------------------------------------

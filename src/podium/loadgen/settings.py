@@ -5,22 +5,38 @@
 `derive()` ports `TestSettingsInternal`'s constructor (loadgen/test_settings_internal.cc): per-scenario
 target QPS, samples per query, the Offline query size and the equal-issue SingleStream query count.
 Durations are integers of milliseconds, latencies integers of nanoseconds, as in the official fields.
+
+`derive()` refuses, with a one-line `ConfigError` naming the setting, every value the engine cannot run
+as given (`check()`: non-finite or out-of-range numbers, an empty QSL, contradictory switches; then a
+schedule that is empty or would not fit in memory, sized by `schedule.run_sizes`), before the SUT or
+the QSL is touched. The official LoadGen 6.0.17 replaces a negative QPS by 1 with a logged error, runs
+on with NaN, and crashes (std::bad_alloc, SIGSEGV, SIGFPE) on a zero QPS or expected latency, an empty
+QSL or an empty schedule. A sample count above the QSL's total is capped, as the official does, but
+with a logged warning.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
+import math
+import numbers
 from dataclasses import dataclass, field
+
+from podium.core.errors import ConfigError
 
 __all__ = [
     "EffectiveSettings",
     "LogSettings",
     "Mode",
+    "QPS_SETTING",
     "Scenario",
     "SettingsIssue",
     "TestSettings",
+    "check",
     "derive",
+    "field_problem",
+    "shown",
 ]
 
 
@@ -192,7 +208,34 @@ def _u64(x: float) -> int:
     return int(x)
 
 
-def derive(requested: TestSettings, qsl_performance_count: int, qsl_total_count: int) -> EffectiveSettings:
+def derive(requested: TestSettings, qsl_performance_count: int, qsl_total_count: int, *,
+           checked: bool = True, memory_limit_bytes: int | None = None) -> EffectiveSettings:
+    """The settings the engine runs (TestSettingsInternal), or a `ConfigError` naming the setting to fix.
+
+    `check()` runs first, then the derived values are checked: a finite target QPS, the repeated sample
+    inside the loaded set, and a schedule that is not empty and fits in `memory_limit_bytes` (default:
+    3/4 of `schedule.available_memory_bytes()`). `checked=False` is the bare port: its `issues` carry the errors
+    the official logs (a negative QPS replaced by 1, ...) instead of refusing them.
+    """
+    if checked:
+        check(requested, qsl_performance_count, qsl_total_count)
+    eff = _port(requested, qsl_performance_count, qsl_total_count)
+    if checked:
+        _check_derived(eff, qsl_total_count, memory_limit_bytes)
+    return eff
+
+
+def _capped(name: str, count: int, qsl_total_count: int, issues: list[SettingsIssue]) -> int:
+    """A sample count above the QSL's total is capped (the official GenerateLoadableSets caps it too, but
+    silently, and logs the uncapped value); Podium logs the cap as a warning and the capped value."""
+    if count <= qsl_total_count:
+        return count
+    issues.append(SettingsIssue("warning_generic_message", f"{name} {count} exceeds the QSL's "
+                                f"{qsl_total_count} samples: using {qsl_total_count}", is_error=False))
+    return qsl_total_count
+
+
+def _port(requested: TestSettings, qsl_performance_count: int, qsl_total_count: int) -> EffectiveSettings:
     """Port of TestSettingsInternal's constructor; `issues` carries what it would log as errors."""
     r = requested
     issues: list[SettingsIssue] = []
@@ -224,8 +267,10 @@ def derive(requested: TestSettings, qsl_performance_count: int, qsl_total_count:
                                         "Invalid value for offline_expected_qps requested. requested: "
                                         f"{_g(r.offline_expected_qps)} using: {_g(target_qps)}"))
         max_async = 1
-    psc = int(r.performance_sample_count_override or qsl_performance_count)
-    asc = int(r.accuracy_sample_count_override or qsl_total_count)
+    psc = _capped("performance_sample_count", int(r.performance_sample_count_override or qsl_performance_count),
+                  qsl_total_count, issues)
+    asc = _capped("accuracy_sample_count", int(r.accuracy_sample_count_override or qsl_total_count),
+                  qsl_total_count, issues)
     if s is Scenario.OFFLINE:
         # kSlack = 1.1: generate enough samples for the SUT to outlast min_duration.
         target_sample_count = _u64(1.1 * (target_duration_ms / 1000.0) * target_qps)
@@ -274,3 +319,149 @@ def derive(requested: TestSettings, qsl_performance_count: int, qsl_total_count:
 def _g(x: float) -> str:
     """C++ ostream's default formatting of a double (`%g`, 6 significant digits)."""
     return f"{x:g}"
+
+
+# ---- checks: every value refused before anything runs ---------------------------------------------------
+
+_U64_MAX = (1 << 64) - 1
+_DURATION_MAX_MS = (2**63 - 1) // 2_000_000  # 2 x min_duration must fit the int64 ns timeline (146 years)
+_SHOWN_CHARS = 80  # a value quoted in an error is cut here: a 200 MB token must not flood the terminal
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """The values a TestSettings field may hold."""
+
+    kind: str  # "float" | "int" | "bool"
+    low: float = 0
+    high: float = _U64_MAX
+    open_low: bool = False  # low itself refused
+    open_high: bool = False
+
+    def describe(self) -> str:
+        if self.kind == "bool":
+            return "True or False (or 0 or 1)"
+        what, num = ("an integer", "{:,}") if self.kind == "int" else ("a finite number", "{:g}")
+        low = num.format(self.low)
+        if self.high in (_U64_MAX, math.inf):
+            return f"{what} {'>' if self.open_low else '>='} {low}"
+        return (f"{what} in {'(' if self.open_low else '['}{low}, {num.format(self.high)}"
+                f"{')' if self.open_high else ']'}")
+
+
+_POSITIVE = _Rule("float", 0, math.inf, open_low=True)
+_FRACTION = _Rule("float", 0, 1, open_low=True, open_high=True)  # sorted[int(n * p)] must exist
+_U64 = _Rule("int")
+_DURATION = _Rule("int", 0, _DURATION_MAX_MS)
+_BOOL = _Rule("bool")
+# Every field but scenario and mode; a test checks that none is missing.
+_RULES: dict[str, _Rule] = {
+    "single_stream_expected_latency_ns": _Rule("float", 1, math.inf),  # < 1 ns: a zero query period
+    "single_stream_target_latency_percentile": _FRACTION,
+    "multi_stream_expected_latency_ns": _Rule("float", 1, math.inf),
+    "multi_stream_target_latency_percentile": _FRACTION,
+    "multi_stream_samples_per_query": _Rule("int", 1),
+    "server_target_qps": _POSITIVE, "server_target_latency_ns": _U64,
+    "server_target_latency_percentile": _FRACTION, "server_coalesce_queries": _BOOL,
+    "server_find_peak_qps_decimals_of_precision": _Rule("int", 0, 15),  # a double holds ~15 digits
+    "server_find_peak_qps_boundary_step_size": _POSITIVE, "server_max_async_queries": _U64,
+    "server_num_issue_query_threads": _U64, "offline_expected_qps": _POSITIVE,
+    "sample_concatenate_permutation": _BOOL, "min_duration_ms": _DURATION, "max_duration_ms": _DURATION,
+    "min_query_count": _U64, "max_query_count": _U64, "qsl_rng_seed": _U64, "sample_index_rng_seed": _U64,
+    "schedule_rng_seed": _U64, "accuracy_log_rng_seed": _U64, "accuracy_log_probability": _Rule("float", 0, 1),
+    "accuracy_log_sampling_target": _U64, "test05": _BOOL, "test05_qsl_rng_seed": _U64,
+    "test05_sample_index_rng_seed": _U64, "test05_schedule_rng_seed": _U64, "print_timestamps": _BOOL,
+    "performance_issue_unique": _BOOL, "performance_issue_same": _BOOL, "performance_issue_same_index": _U64,
+    "performance_sample_count_override": _U64, "accuracy_sample_count_override": _U64,
+    "use_token_latencies": _BOOL, "ttft_latency": _U64, "tpot_latency": _U64, "infer_token_latencies": _BOOL,
+    "token_latency_scaling_factor": _U64,
+}
+
+
+def shown(value: object) -> str:
+    """`repr(value)`, cut to ~80 characters: how an error message quotes what it refuses."""
+    text = repr(value)
+    if len(text) <= _SHOWN_CHARS:
+        return text
+    return f"{text[:_SHOWN_CHARS - 20]}... ({len(text):,} characters)"
+
+
+def _problem(rule: _Rule, value: object) -> bool:
+    """True when `value` breaks `rule`."""
+    if rule.kind == "bool":  # bool, numpy.bool_, or an integer 0 / 1
+        boolish = isinstance(value, numbers.Integral) or type(value).__name__ in ("bool_", "bool")
+        return not (boolish and int(value) in (0, 1))
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return True
+    if rule.kind == "int" and not isinstance(value, numbers.Integral):  # 1.5 would be truncated
+        return True
+    x = float(value) if rule.kind == "float" else int(value)
+    if not math.isfinite(x):
+        return True
+    return x < rule.low or x > rule.high or (rule.open_low and x == rule.low) or (rule.open_high and x == rule.high)
+
+
+def field_problem(name: str, value: object) -> str | None:
+    """Why `value` cannot be TestSettings field `name` (one line), or None when it can."""
+    rule = _RULES.get(name)
+    if rule is None or not _problem(rule, value):
+        return None
+    return f"{name} must be {rule.describe()}, not {shown(value)}"
+
+
+def check(requested: TestSettings, qsl_performance_count: int, qsl_total_count: int) -> None:
+    """Refuse with a one-line `ConfigError` (key = the setting) what cannot run as given: a number that is
+    not finite or out of its range, an integer setting given a fraction, an empty QSL, contradictory
+    switches. Nothing is replaced: the value the user gave runs, or nothing does."""
+    r = requested
+    if not isinstance(r.scenario, Scenario):
+        raise ConfigError(f"scenario must be a Scenario (Scenario.parse(text)), not {shown(r.scenario)}",
+                          key="scenario")
+    if not isinstance(r.mode, Mode):
+        raise ConfigError(f"mode must be a Mode (Mode.parse(text)), not {shown(r.mode)}", key="mode")
+    for name in _RULES:
+        problem = field_problem(name, getattr(r, name))
+        if problem:
+            raise ConfigError(problem, key=name)
+    for name, count, low in (("total_sample_count", qsl_total_count, 1),
+                             ("performance_sample_count", qsl_performance_count, 0)):
+        if _problem(_Rule("int", low), count):
+            raise ConfigError(f"the QSL's {name} must be an integer >= {low}, not {shown(count)}", key=name)
+    if r.performance_issue_unique and r.performance_issue_same:
+        raise ConfigError("performance_issue_unique and performance_issue_same cannot both be on "
+                          "(the official LoadGen logs an error and runs the unique samples)",
+                          key="performance_issue_same")
+    if r.scenario is Scenario.SINGLE_STREAM and r.sample_concatenate_permutation and not qsl_performance_count:
+        raise ConfigError("sample_concatenate_permutation in SingleStream pads the query count to a multiple "
+                          "of the QSL's performance_sample_count, which is 0 (the official LoadGen dies of "
+                          "SIGFPE)", key="sample_concatenate_permutation")
+
+
+# The setting that sets each scenario's target QPS.
+QPS_SETTING = {Scenario.SINGLE_STREAM: "single_stream_expected_latency_ns",
+               Scenario.MULTI_STREAM: "multi_stream_expected_latency_ns",
+               Scenario.SERVER: "server_target_qps", Scenario.OFFLINE: "offline_expected_qps"}
+
+
+def _check_derived(eff: EffectiveSettings, qsl_total_count: int, memory_limit_bytes: int | None) -> None:
+    name = QPS_SETTING[eff.scenario]
+    if not (math.isfinite(eff.target_qps) and eff.target_qps > 0):
+        raise ConfigError(f"{name} = {shown(getattr(eff.requested, name))} gives a target QPS of "
+                          f"{eff.target_qps:g}", key=name)
+    if eff.performance_issue_same and eff.performance_issue_same_index >= eff.performance_sample_count:
+        raise ConfigError(f"performance_issue_same_index {eff.performance_issue_same_index} is outside the "
+                          f"{eff.performance_sample_count} loaded samples (performance_sample_count)",
+                          key="performance_issue_same_index")
+    if eff.performance_issue_unique and eff.performance_sample_count == 0:
+        raise ConfigError("performance_issue_unique issues each of performance_sample_count samples once, "
+                          "and performance_sample_count is 0", key="performance_sample_count_override")
+    from podium.loadgen import schedule  # imported here: it imports this module
+
+    sizes = schedule.run_sizes(eff, qsl_total_count)
+    if eff.mode is not Mode.ACCURACY and sizes[0].samples == 0:  # the official crashes on an empty schedule
+        if eff.scenario is Scenario.OFFLINE:
+            raise ConfigError("the Offline query would have no sample: min_query_count is 0 and 1.1 x "
+                              "offline_expected_qps x min_duration_ms is below one", key="min_query_count")
+        raise ConfigError("min_duration_ms and min_query_count are both 0: the schedule would be empty",
+                          key="min_query_count")
+    schedule.check_fits(max(sizes, key=lambda z: z.bytes), memory_limit_bytes)
