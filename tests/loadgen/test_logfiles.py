@@ -137,7 +137,7 @@ def test_detail_log_from_many_threads(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------------------- header
 
 def _header(settings: TestSettings, **kw: object) -> list[tuple[str, object]]:
-    eff = derive(settings, 10, 20)
+    eff = derive(settings, 10, 20, checked=False)  # some cases log the official's settings errors
     run = dict(test_datetime="2026-01-01T00:00:00Z", sut_name="PySUT", get_sut_name_duration_ns=5,
                qsl_name="PyQSL", qsl_reported_total_count=20, qsl_reported_performance_count=10)
     return logfiles.header_entries(eff, **{**run, **kw})
@@ -179,7 +179,7 @@ def test_header_value_types_follow_the_cpp_fields() -> None:
 
 
 def test_write_header_places_warnings_and_issues_before_settings(tmp_path: Path) -> None:
-    eff = derive(TestSettings(scenario=Scenario.OFFLINE, offline_expected_qps=-5.0), 10, 20)
+    eff = derive(TestSettings(scenario=Scenario.OFFLINE, offline_expected_qps=-5.0), 10, 20, checked=False)
     with DetailLog(tmp_path / "d.txt") as log:
         logfiles.write_header(log, eff, warnings=["Test05 flag detected Overriding random seeds"],
                               test_datetime="t", sut_name="s", get_sut_name_duration_ns=1, qsl_name="q",

@@ -99,8 +99,11 @@ def cmd_null(args: argparse.Namespace) -> int:
     outdir = args.out or tempfile.mkdtemp(prefix="podium-null-")
     run = run_null(settings, outdir, samples=args.samples, trace=args.trace)
     if run.result.aborted:
-        print(f"podium: run aborted (Ctrl-C); logs so far are in {outdir}", file=sys.stderr)
-        return 130
+        from podium.core import signals
+
+        signum = run.result.abort_signum
+        print(f"podium: run aborted: {signals.describe(signum)}; logs so far are in {outdir}", file=sys.stderr)
+        return signals.exit_code(signum)
     summary_path = run.result.log_paths.get("summary")
     if summary_path and os.path.exists(summary_path):
         print(open(summary_path).read(), end="")

@@ -7,7 +7,10 @@ code written for the official LoadGen runs unchanged on Podium's engine. Differe
 - a missing output directory is created (the official aborts the process);
 - the trace, when enabled, is valid JSON;
 - `StartTest*` raise `podium.core.errors.PodiumError` subclasses for a SUT that raised or never completed
-  samples, after the logs are written; a Ctrl-C raises `RunAborted` (logs flushed).
+  samples, after the logs are written; a Ctrl-C raises `RunAborted` (logs flushed);
+- the wait for completions is bounded (the official waits forever): by the engine's
+  `completion_bound_s`, derived from each pass's expected length, or by PODIUM_COMPLETION_TIMEOUT_S
+  (seconds) when set; a run with a sample missing or completed twice is INVALID (the official: VALID).
 """
 
 from __future__ import annotations
@@ -246,11 +249,26 @@ def StartTestWithLogSettings(sut: int, qsl: int, test_settings: TestSettings,  #
     if hasattr(s, "name_cb"):
         s.name = s.name_cb()
     audit = audit_config_filename if os.path.exists(audit_config_filename) else None
-    timeout = float(os.environ.get("PODIUM_COMPLETION_TIMEOUT_S", _session.DEFAULT_COMPLETION_TIMEOUT_S))
     _session.run(s, q, _native_settings(test_settings), _native_log(log_settings),
-                 options=_session.RunOptions(audit_config=audit, completion_timeout_s=timeout,
+                 options=_session.RunOptions(audit_config=audit, completion_timeout_s=_completion_timeout_s(),
                                              config_state=_config_state(), compat=True,
                                              raise_on_failure=True))
+
+
+def _completion_timeout_s() -> float | None:
+    """PODIUM_COMPLETION_TIMEOUT_S in seconds; None when unset (the engine derives each pass's bound)."""
+    text = os.environ.get("PODIUM_COMPLETION_TIMEOUT_S", "").strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        from podium.core.errors import ConfigError
+
+        raise ConfigError(f"PODIUM_COMPLETION_TIMEOUT_S={text!r}: expected a positive number of seconds")
+    return value
 
 
 def QuerySamplesComplete(responses: list, response_cb: Callable | None = None,  # noqa: N802

@@ -5,6 +5,8 @@ the scenario (issue_query_controller.cc IssueQueriesInternal + QueryScheduler) a
 completions that may arrive from any thread. Everything per sample lives in flat integer arrays indexed
 by the sample's position in the schedule (its id minus the pass's first sequence id): 8 bytes for the
 issue time of each query and 8 for the completion time of each sample, on top of the schedule's 16.
+Completions are recorded without locks; what that cannot see as it happens (one sample completed by
+two threads at once, a sample completed before it was issued) is audited once after the pass.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from queue import Empty, SimpleQueue
 
 import numpy as np
 
+from podium.core import signals
 from podium.core.errors import SUTError
 from podium.loadgen.clock import fine_timer_slack, now_ns, wait_until
 from podium.loadgen.schedule import QuerySchedule
@@ -56,6 +59,10 @@ class PassOutcome:
     sut_exception: BaseException | None = None
     interrupted: bool = False
     final_scheduled_delta_ns: int = 0  # the generated offset of the last issued query (QueryMetadata)
+    signum: int | None = None  # the signal that interrupted the pass (SIGINT for a plain Ctrl-C)
+    duplicates: int = 0  # completions counted beyond the samples marked done: one sample completed twice
+    unissued_ids: list[int] = field(default_factory=list)  # completed, but never issued
+    flush_error: str | None = None  # flush_queries hung or raised
 
 
 class IssuePass:
@@ -124,8 +131,8 @@ class IssuePass:
             self._record_tokens([(r.id, r.n_tokens) for r in responses])
         if self._logging:
             self._log_responses(responses, response_cb)
-        if self.bad_ids:
-            self._raise_bad()
+        if good < len(responses):  # this call's own bad ids: a good completion elsewhere never raises
+            self._raise_bad(len(responses) - good)
 
     def responses_completer(self) -> Callable[[int, Sequence, Callable | None], None]:
         """`complete_responses`, with a shortcut for the commonest call: one response, nothing to log.
@@ -166,8 +173,8 @@ class IssuePass:
             empty = [b""] * len(ids) if data is None else data
             toks = [0] * len(ids) if n_tokens is None else n_tokens
             self._log_responses([_Resp(i, d, k) for i, d, k in zip(ids, empty, toks)], None)
-        if self.bad_ids:
-            self._raise_bad()
+        if good < len(ids):
+            self._raise_bad(len(ids) - good)
 
     def _complete_each(self, t: int, ids: Sequence[int]) -> int:
         done, base, n = self.done, self.base, self.n_samples
@@ -226,15 +233,16 @@ class IssuePass:
                 response_cb(r)  # lets the SUT copy device data to the host late (official semantics)
             self._sink(r.id, int(self._qsl_index[p]), _read(r), int(r.n_tokens) if tokens else None)
 
-    def _raise_bad(self) -> None:
-        ids = ", ".join(str(i) for i in self.bad_ids[:10])
+    def _raise_bad(self, count: int) -> None:
+        ids = ", ".join(str(i) for i in self.bad_ids[-min(count, 10):])  # this call's (the latest)
         raise SUTError(f"completion with an unknown or repeated sample id: {ids}")
 
     def fail(self, error: BaseException) -> None:
         """The SUT reports that samples will never complete (e.g. its backend raised): stop waiting.
 
-        Any thread may call it; the first failure wins. The issuing thread notices it in its waits, and
-        a SUT whose issue_query raises once it has failed ends Server/Offline issuing at once.
+        Any thread may call it; the first failure wins. The issuing thread notices it in its waits
+        (SingleStream/MultiStream per query, Server before each sleep to the next arrival, every
+        scenario in the final wait), so a failure ends the pass at once.
         """
         if self.failure is None:
             self.failure = error
@@ -274,55 +282,98 @@ class IssuePass:
 
     # ---- issuing (the calling thread) ---------------------------------------------------------
 
-    def run(self, completion_timeout_s: float) -> PassOutcome:
-        """Issue the schedule, wait (bounded) for the completions, return what was measured."""
+    def run(self, completion_timeout_s: float, flush: Callable[[], None] | None = None) -> PassOutcome:
+        """Issue the schedule, flush the SUT, wait for the completions; return what was measured.
+
+        `completion_timeout_s` bounds every wait of the pass: for one query (SingleStream/MultiStream),
+        for `flush` (the SUT's flush_queries, called after the last issue as the official does), and
+        for the completions still outstanding after it. A pass cut short (Ctrl-C/SIGTERM, a SUT that
+        raised or reported `fail`, a stalled query, a hung flush) does not wait again.
+        """
         s = self.settings
         loop = {Scenario.SERVER: self._issue_server, Scenario.OFFLINE: self._issue_offline}.get(
             s.scenario, self._issue_streams)
         messages: list[tuple[str, str]] = []
-        exc: BaseException | None = None
-        interrupted = False
         if s.scenario is Scenario.OFFLINE:
             self._prepared = [self._prepare(*self._query_ids(q)) for q in range(self.schedule.query_count)]
         start = now_ns()
-        self.start_ns = start
-        self._query_timeout_s = completion_timeout_s
-        ran_out, n_q, stalled = True, 0, False
-        gc.freeze()  # existing objects leave the collector's view: no long gen-2 pauses while issuing
-        try:
-            with fine_timer_slack():
-                ran_out, n_q = loop(start, messages)
-        except _Stalled as e:
-            stalled, n_q = True, self._n_issued
-            messages.append(("error_runtime", str(e)))
-        except _Failed:
-            stalled, n_q = True, self._n_issued
-        except KeyboardInterrupt:
-            interrupted, n_q = True, self._n_issued
-        except Exception as e:  # noqa: BLE001 - a SUT that raises ends the pass, with its logs
-            exc, n_q = e, self._n_issued
-            if self.failure is None:
-                messages.append(("error_runtime", f"IssueQuery raised {type(e).__name__}: {e}"))
-        finally:
-            gc.unfreeze()
+        self.start_ns, self._query_timeout_s = start, completion_timeout_s
+        ran_out, n_q = self._issue_all(loop, start, messages)
         n_samples = self._samples_before(n_q)
-        # After a Ctrl-C or a stalled query the wait has already happened (or must not): take what
-        # completed so far instead of waiting the whole timeout again.
-        failed = self.failure is not None
-        wait_s = 0.0 if interrupted or stalled or failed or (exc and n_samples == 0) else completion_timeout_s
-        missing, cut_short = self._wait_all(n_samples, wait_s)
-        interrupted |= cut_short
+        if flush is not None and not self._cut_short():
+            self._flush(flush, completion_timeout_s, messages)
+        missing = self._wait_all(n_samples, 0.0 if self._cut_short() else completion_timeout_s)
+        exc = self._exc
         if self.failure is not None:  # reported by the SUT, before or during the wait; explains an issue error
             exc = self.failure
             messages.append(("error_runtime", f"the SUT failed: {type(exc).__name__}: {exc}"))
         if missing:
-            shown = ", ".join(str(self.base + p) for p in missing[:20])
-            more = f" and {len(missing) - 20} more" if len(missing) > 20 else ""
-            why = ("were outstanding when the run was interrupted" if interrupted
-                   else "were outstanding when the SUT failed" if self.failure is not None
-                   else f"never completed within {completion_timeout_s:g} s")
-            messages.append(("error_runtime", f"{len(missing)} issued samples {why}: sample ids {shown}{more}"))
-        return self._outcome(start, n_q, n_samples, ran_out, messages, missing, exc, interrupted)
+            messages.append(("error_runtime", self._missing_text(missing, completion_timeout_s)))
+        return self._outcome(start, n_q, n_samples, ran_out, messages, missing, exc)
+
+    def _issue_all(self, loop: Callable, start: int, messages: list) -> tuple[bool, int]:
+        """Run the scenario's issue loop. How it ended, when not normally, is kept on self."""
+        gc.freeze()  # existing objects leave the collector's view: no long gen-2 pauses while issuing
+        try:
+            with fine_timer_slack():
+                return loop(start, messages)
+        except _Stalled as e:
+            self._stalled = True
+            messages.append(("error_runtime", str(e)))
+        except _Failed:
+            self._stalled = True
+        except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM raised as one (podium.core.signals)
+            self._signum = signals.signum_of(e)
+        except Exception as e:  # noqa: BLE001 - a SUT that raises ends the pass, with its logs
+            self._exc = e
+            if self.failure is None:
+                messages.append(("error_runtime", f"IssueQuery raised {type(e).__name__}: {e}"))
+        finally:
+            gc.unfreeze()
+        return False, self._n_issued  # cut short: "ran out of generated queries" would be false
+
+    def _cut_short(self) -> bool:
+        """Issuing ended abnormally, or the SUT reported a failure: nothing more is waited for."""
+        return (self._signum is not None or self._stalled or self._exc is not None
+                or self.failure is not None or self._flush_error is not None)
+
+    _signum: int | None = None
+    _stalled = False
+    _exc: BaseException | None = None
+    _flush_error: str | None = None
+
+    def _flush(self, flush: Callable[[], None], timeout_s: float, messages: list) -> None:
+        """flush_queries in a helper thread, waited for at most `timeout_s`: a SUT stuck in it cannot hang the run."""
+        raised: list[BaseException] = []
+
+        def call() -> None:
+            try:
+                flush()
+            except BaseException as e:  # noqa: BLE001 - reported as the pass's failure
+                raised.append(e)
+
+        helper = threading.Thread(target=call, name="podium-flush-queries", daemon=True)
+        helper.start()
+        try:
+            helper.join(timeout_s)
+        except KeyboardInterrupt as e:
+            self._signum = signals.signum_of(e)
+            return
+        if helper.is_alive():
+            self._flush_error = f"flush_queries did not return within {timeout_s:g} s"
+        elif raised:
+            self._flush_error = f"flush_queries raised {type(raised[0]).__name__}: {raised[0]}"
+        if self._flush_error is not None:
+            messages.append(("error_runtime", self._flush_error))
+
+    def _missing_text(self, missing: list[int], timeout_s: float) -> str:
+        shown = ", ".join(str(self.base + p) for p in missing[:20])
+        more = f" and {len(missing) - 20} more" if len(missing) > 20 else ""
+        why = ("were outstanding when the run was interrupted" if self._signum is not None
+               else "were outstanding when the SUT failed" if self.failure is not None or self._exc is not None
+               else "were outstanding when flush_queries failed" if self._flush_error is not None
+               else f"never completed within {timeout_s:g} s")
+        return f"{len(missing)} issued samples {why}: sample ids {shown}{more}"
 
     def _samples_before(self, q: int) -> int:
         sched = self.schedule
@@ -330,28 +381,44 @@ class IssuePass:
             return q * sched.samples_per_query
         return int(sched.query_offsets[q])
 
-    def _wait_all(self, n_samples: int, timeout_s: float) -> tuple[list[int], bool]:
-        """Wait until the first `n_samples` samples completed, at most `timeout_s`.
+    def _wait_all(self, n_samples: int, timeout_s: float) -> list[int]:
+        """Wait until the first `n_samples` samples completed, at most `timeout_s`; the positions still missing.
 
-        Returns the positions still missing, and whether a Ctrl-C cut the wait short.
-
-        Polls: completion times are taken by the completing thread, so when this thread notices
-        does not change any measurement.
+        Polls the lock-free count: completion times are taken by the completing thread, so when this
+        thread notices does not change any measurement. The count can run ahead of the samples (one
+        sample completed twice), so the samples themselves are checked once it says all are in.
+        A Ctrl-C ends the wait (recorded in `_signum`).
         """
         deadline = now_ns() + int(timeout_s * 1e9)
-        pause, interrupted = 20e-6, False
+        done = np.frombuffer(self.done, dtype=np.int64)[:n_samples]
+        pause = 20e-6
         try:
-            while self.completed() < n_samples and now_ns() < deadline and self.failure is None:
+            while self.failure is None:
+                if self.completed() >= n_samples and done.all():
+                    return []
+                if now_ns() >= deadline:
+                    break
                 time.sleep(pause)
                 pause = min(pause * 2, 0.005)
-        except KeyboardInterrupt:
-            interrupted = True
-        if self.completed() >= n_samples:
-            return [], interrupted
-        done = np.frombuffer(self.done, dtype=np.int64)[:n_samples]
-        return np.flatnonzero(done == 0).tolist(), interrupted
+        except KeyboardInterrupt as e:
+            self._signum = signals.signum_of(e)
+        return np.flatnonzero(done == 0).tolist()
 
-    def _outcome(self, start, n_q, n_samples, ran_out, messages, missing, exc, interrupted) -> PassOutcome:
+    def _audit(self, n_samples: int) -> tuple[int, list[int]]:
+        """After the pass, off the hot path: completions counted twice, and completions of samples never issued.
+
+        The completers check-then-set `done[p]` without a lock, so two threads completing the same
+        sample at once can both pass the check: both are counted, one time is kept. Counted minus
+        marked is that excess. The count is read before the marks, so a completion landing in between
+        can only hide an excess, never invent one.
+        """
+        counted = self.completed()
+        done = np.frombuffer(self.done, dtype=np.int64)
+        marked = int(np.count_nonzero(done))
+        unissued = (np.flatnonzero(done[n_samples:]) + n_samples + self.base).tolist()
+        return max(0, counted - marked), unissued
+
+    def _outcome(self, start, n_q, n_samples, ran_out, messages, missing, exc) -> PassOutcome:
         sched = self.schedule
         issued = np.frombuffer(self.issued, dtype=np.int64)[:n_q].copy()
         if self.settings.scenario is Scenario.SERVER:
@@ -360,14 +427,17 @@ class IssuePass:
             scheduled = np.full(n_q, start, dtype=np.int64)
         else:
             scheduled = issued.copy()  # SingleStream/MultiStream: scheduled when issued
+        duplicates, unissued = self._audit(n_samples)
         arr = lambda a: None if a is None else np.frombuffer(a, dtype=np.int64)[:n_samples].copy()
         return PassOutcome(start_ns=start, queries_issued=n_q, samples_issued=n_samples,
                            scheduled_ns=scheduled, issued_ns=issued, done_ns=arr(self.done),
                            first_token_ns=arr(self.first_token), n_tokens=arr(self.n_tokens),
                            ran_out_of_generated_queries=ran_out, messages=messages,
                            missing_ids=[self.base + p for p in missing], bad_ids=list(self.bad_ids),
-                           sut_exception=exc, interrupted=interrupted,
-                           final_scheduled_delta_ns=int(sched.scheduled_ns[n_q - 1]) if n_q else 0)
+                           sut_exception=exc, interrupted=self._signum is not None,
+                           final_scheduled_delta_ns=int(sched.scheduled_ns[n_q - 1]) if n_q else 0,
+                           signum=self._signum, duplicates=duplicates, unissued_ids=unissued,
+                           flush_error=self._flush_error)
 
     _n_issued = 0
 
@@ -479,11 +549,16 @@ class IssuePass:
         issued, q, base = self.issued, 0, self.base
         try:
             for c0 in range(0, sched.query_count, _CHUNK):
+                self._raise_if_failed()
                 deadlines = (sched.scheduled_ns[c0:c0 + _CHUNK] + start).tolist()
                 indices = self._qsl_index[c0:c0 + _CHUNK].tolist()
                 for deadline, index, i in zip(deadlines, indices, range(base + c0, base + c0 + _CHUNK)):
                     t = now_ns()
                     if t < deadline:
+                        # A failure the SUT reported ends issuing; checked only when there is time to
+                        # spare (and per chunk above), so a saturated loop pays nothing for it.
+                        if self.failure is not None:
+                            raise _Failed(self.failure)
                         t = wait_until(deadline)
                     issued[q] = t
                     q += 1
@@ -493,6 +568,10 @@ class IssuePass:
         finally:
             self._n_issued = q
         return False, q
+
+    def _raise_if_failed(self) -> None:
+        if self.failure is not None:
+            raise _Failed(self.failure)
 
     def _server_checks(self, q: int, elapsed_ns: int, messages: list) -> bool:
         s = self.settings
@@ -511,6 +590,7 @@ class IssuePass:
         n, q, issued, base = sched.query_count, 0, self.issued, self.base
         while q < n:
             t = now_ns()
+            self._raise_if_failed()
             if t < deadlines[q]:
                 t = wait_until(int(deadlines[q]))
             last = int(np.searchsorted(deadlines, t, side="right"))  # every query due by now

@@ -17,7 +17,7 @@ from podium.loadgen import logfiles
 from podium.loadgen import schedule as _schedule
 from podium.loadgen.clock import now_ns
 from podium.loadgen.issuer import PassOutcome
-from podium.loadgen.results import PerformanceSummary, detail_result_entries
+from podium.loadgen.results import PerformanceSummary, detail_result_entries, failed_reason
 from podium.loadgen.settings import EffectiveSettings, LogSettings, Mode, Scenario, TestSettings
 from podium.loadgen.summary_file import summary_text
 
@@ -144,10 +144,16 @@ class Recorder:
                 value = self.detail.num_errors
             self.detail.log(key, value)
 
-    def finish(self, eff: EffectiveSettings, summary: PerformanceSummary | None) -> Recorded:
+    def finish(self, eff: EffectiveSettings, summary: PerformanceSummary | None,
+               failures: tuple[str, ...] = ()) -> Recorded:
+        """The summary file, last; a failure the logged result does not show gets its own verdict lines."""
         if self.accuracy is not None:
             self.accuracy.flush()
-        text = summary_text(summary, self.sut_name, self.warnings, self.errors)
+        if failures and (self._summary is None or not set(failures) <= set(self._summary.failures)):
+            # No result section was logged (accuracy mode, a run stopped before one), or it came first.
+            self.detail.log("result_validity", "INVALID")
+            self.detail.log("result_invalid_reason", failed_reason(failures))
+        text = summary_text(summary, self.sut_name, self.warnings, self.errors, settings=eff, failures=failures)
         logfiles.write_summary(self.paths.summary, text, copy_to_stdout=self.log_settings.copy_summary_to_stdout)
         paths = {"summary": str(self.paths.summary), "detail": str(self.paths.detail),
                  "accuracy": str(self.paths.accuracy)}

@@ -7,6 +7,10 @@ section (LogDetail) in the official order with the official value types. The sum
 lives in `summary_file`. C++ arithmetic is kept where it shows: percentiles index
 `sorted[size_t(n * p)]` (a double multiply), means are integer divisions of an int64 sum by a
 size_t, `n - 1` wraps when n is 0, and doubles divide by zero to inf or nan instead of raising.
+
+A run that failed (`failures`: samples missing or completed twice, a SUT error, a signal) is INVALID
+whatever the rules say, its statistics cover the completed samples only, and its rates are never
+negative, inf or nan. The official reports such runs VALID; Podium deliberately does not.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ __all__ = [
     "RawRun",
     "detail_result_entries",
     "double_to_string",
+    "failed_reason",
     "summarize",
 ]
 
@@ -43,6 +48,8 @@ class RawRun:
     `final_query_*_ns` are offsets from the pass's start (the official divides them by 1e9).
     `tokens_per_sample` holds the n_tokens reported per sample (values <= 1 count as the official's
     0); `time_per_output_token_ns` may be given, else it is derived as logging.cc derives it.
+    Latencies are those of completed samples; `queries_incomplete` counts the issued queries with a
+    sample that never completed, and `failures` says why the run failed (empty: it did not).
     """
 
     scenario: Scenario
@@ -58,6 +65,8 @@ class RawRun:
     tokens_per_sample: np.ndarray | None = None
     ran_out_of_generated_queries: bool = False
     time_per_output_token_ns: np.ndarray | None = None
+    queries_incomplete: int = 0
+    failures: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.scenario is not self.settings.scenario:
@@ -115,6 +124,7 @@ class PerformanceSummary:
     overlatency_first_token_count: int = 0
     first_tokens: LatencyStats = LatencyStats()
     time_per_output_token: LatencyStats = LatencyStats()
+    failures: tuple[str, ...] = ()  # why the run failed beyond the rules: it is INVALID for these
 
     @property
     def scenario(self) -> Scenario:
@@ -123,7 +133,7 @@ class PerformanceSummary:
     @property
     def valid(self) -> bool:
         return (self.min_duration_met and self.min_queries_met and self.perf_constraints_met
-                and self.early_stopping_met)
+                and self.early_stopping_met and not self.failures)
 
     @property
     def result_validity(self) -> str:
@@ -142,57 +152,65 @@ class PerformanceSummary:
                      zip(PERCENTILES, self.samples.percentiles, self.queries.percentiles))
 
     # ---- metrics: the official's double expressions, in its operand order
+    def _per(self, amount: float, seconds: float) -> float:
+        """amount / seconds as the official divides; a failed run that completed nothing reports 0."""
+        if self.failures and (self.sample_count == 0 or seconds <= 0):
+            return 0.0
+        return _div(amount, seconds)
+
     @property
     def qps_with_loadgen_overhead(self) -> float:  # SingleStream
-        return _div(_size_t(self.sample_count - 1), self.final_query_issued_s)
+        return self._per(_size_t(self.sample_count - 1), self.final_query_issued_s)
 
     @property
     def qps_without_loadgen_overhead(self) -> float:  # SingleStream
-        return _div(1, self.samples.mean_ns / _NS_PER_S)
+        return self._per(1, self.samples.mean_ns / _NS_PER_S)
 
     @property
     def scheduled_samples_per_sec(self) -> float:  # Server
-        return _div(_size_t(self.sample_count - 1), self.final_query_scheduled_s)
+        # The schedule's rate: over the samples issued (those completed, unless some never did).
+        issued = self.query_count if self.failures else self.sample_count
+        return self._per(_size_t(issued - 1), self.final_query_scheduled_s)
 
     @property
     def completed_samples_per_sec(self) -> float:  # Server
-        return _div(_size_t(self.sample_count - 1), self.final_query_all_done_s)
+        return self._per(_size_t(self.sample_count - 1), self.final_query_all_done_s)
 
     @property
     def samples_per_second(self) -> float:  # Offline
-        return _div(self.sample_count, self.max_latency_s)
+        return self._per(self.sample_count, self.max_latency_s)
 
     @property
     def tokens_per_second(self) -> float:  # Offline, token mode
-        return _div(self.token_count, self.max_latency_s)
+        return self._per(self.token_count, self.max_latency_s)
 
     @property
     def completed_tokens_per_second(self) -> float:  # token mode, not Offline
-        return _div(self.token_count, self.final_query_all_done_s)
+        return self._per(self.token_count, self.final_query_all_done_s)
 
     @property
     def token_throughput_with_loadgen_overhead(self) -> float:  # token mode, not Offline
-        return _div(self.token_count, self.final_query_issued_s)
+        return self._per(self.token_count, self.final_query_issued_s)
 
     @property
     def tokens_per_second_without_loadgen_overhead(self) -> float:
         """The summary's "TPS w/o loadgen overhead": tokens / (mean latency in s * samples)."""
-        return _div(self.token_count, (self.samples.mean_ns / _NS_PER_S) * self.sample_count)
+        return self._per(self.token_count, (self.samples.mean_ns / _NS_PER_S) * self.sample_count)
 
     @property
     def token_throughput_per_ns(self) -> float:
         """The detail log's result_token_throughput: tokens / (mean latency in *ns* * samples)."""
-        return _div(self.token_count, _size_t(self.samples.mean_ns * self.sample_count))
+        return self._per(self.token_count, _size_t(self.samples.mean_ns * self.sample_count))
 
     @property
     def inferred_completed_tokens_per_second(self) -> float:  # Server, infer_token_latencies
         scaled = _size_t((self.sample_count - 1) * self.settings.token_latency_scaling_factor)
-        return _div(scaled, self.final_query_all_done_s)
+        return self._per(scaled, self.final_query_all_done_s)
 
     @property
     def inferred_tokens_per_second(self) -> float:  # Offline, infer_token_latencies
         scaled = _size_t(self.settings.token_latency_scaling_factor * self.sample_count)
-        return _div(scaled, self.max_latency_s)
+        return self._per(scaled, self.max_latency_s)
 
 
 def double_to_string(value: float, precision: int = 2) -> str:
@@ -297,20 +315,25 @@ def summarize(raw: RawRun) -> PerformanceSummary:
         final_query_all_done_s=raw.final_query_all_done_ns / _NS_PER_S,
         min_duration_met=duration_met, min_duration_recommendation=duration_rec,
         min_queries_met=raw.queries_issued >= s.min_query_count and n >= s.min_sample_count,
-        perf_constraints_met=perf_met, perf_constraints_recommendation=perf_rec,
+        perf_constraints_met=perf_met, perf_constraints_recommendation=perf_rec, failures=tuple(raw.failures),
         **es_fields, **{k: v for k, v in token.items() if not k.startswith("_")})
 
 
 def _early_stopping_fields(raw: RawRun, samples: np.ndarray, queries: np.ndarray, token: dict) -> dict:
-    """LogSummary/LogDetail's EarlyStopping calls: one, or TPOT then (if met) TTFT in token mode."""
+    """LogSummary/LogDetail's EarlyStopping calls: one, or TPOT then (if met) TTFT in token mode.
+
+    Queries with a sample that never completed have no latency to judge: they are left out of the
+    count (with all completed, it is the official's queries issued).
+    """
     s = raw.settings
+    n_queries = raw.queries_issued - raw.queries_incomplete
     if not s.use_token_latencies:
-        one = _early_stopping(s, raw.queries_issued, samples, queries, s.target_latency_ns)
+        one = _early_stopping(s, n_queries, samples, queries, s.target_latency_ns)
         return dict(early_stopping_met=one.met, early_stopping_recommendation=one.text,
                     early_stopping_latency_ss_ns=one.estimate_ss, early_stopping_latency_ms_ns=one.estimate_ms)
     ttft, tpot = token.get("_ttft", _sorted(None)), token.get("_tpot", _sorted(None))
-    tpot_es = _early_stopping(s, raw.queries_issued, tpot, queries, s.tpot_latency_ns)
-    ttft_es = (_early_stopping(s, raw.queries_issued, ttft, queries, s.ttft_latency_ns)
+    tpot_es = _early_stopping(s, n_queries, tpot, queries, s.tpot_latency_ns)
+    ttft_es = (_early_stopping(s, n_queries, ttft, queries, s.ttft_latency_ns)
                if tpot_es.met else _EarlyStopping(False, ""))  # `&&` skips the TTFT call
     last = ttft_es if tpot_es.met else tpot_es  # the estimates the later call left behind
     return dict(early_stopping_met=tpot_es.met and ttft_es.met, early_stopping_recommendation="",
@@ -459,6 +482,8 @@ def detail_result_entries(summary: PerformanceSummary, num_errors: int = 0) -> l
 
 
 def _invalid_reason(summary: PerformanceSummary) -> str:
+    if summary.failures:  # the rules were not the problem: say what failed instead
+        return failed_reason(summary.failures)
     reason = ""
     if not summary.perf_constraints_met:
         reason += summary.perf_constraints_recommendation + " "
@@ -467,6 +492,11 @@ def _invalid_reason(summary: PerformanceSummary) -> str:
     if not summary.min_queries_met:
         reason += "The test exited early, before enough queries were issued."
     return reason.replace("\n", " ")
+
+
+def failed_reason(failures: tuple[str, ...] | list[str]) -> str:
+    """The detail log's result_invalid_reason (and the summary's) for a run that failed."""
+    return "The run failed: " + "; ".join(failures) + "."
 
 
 def _latency_entries(prefix: str, suffix: str, stats: LatencyStats) -> list[tuple[str, object]]:

@@ -3,11 +3,16 @@
 `run()` is the native entry point the rest of Podium builds on; `podium.loadgen.compat` is a thin layer
 over it. One test runs at a time per process (as in the official LoadGen): `ACTIVE` routes completions
 that SUT code reports through module-level functions to the pass being issued.
+
+Every wait is bounded (`completion_bound_s`), and a run in which any sample went missing, completed
+twice, failed or was cut short by a signal is INVALID in every file it writes, with the reason.
+The official LoadGen waits forever and writes VALID in those cases; Podium deliberately does not.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -15,6 +20,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from podium.core import signals
 from podium.core.errors import IncompleteRunError, PodiumError, RunAborted, SUTError
 from podium.loadgen import schedule as _schedule
 from podium.loadgen.clock import now_ns
@@ -23,7 +29,40 @@ from podium.loadgen.recorder import Recorder
 from podium.loadgen.results import PerformanceSummary, RawRun, summarize
 from podium.loadgen.settings import EffectiveSettings, LogSettings, Mode, Scenario, TestSettings, derive
 
-DEFAULT_COMPLETION_TIMEOUT_S = 120.0
+# The completion bound (see `completion_bound_s`): a floor, plus a factor of the pass's expected length.
+COMPLETION_FLOOR_S = 60.0
+COMPLETION_FACTOR = 2.0
+
+
+def expected_pass_s(eff: EffectiveSettings, schedule: _schedule.QuerySchedule | None = None) -> float:
+    """How long the settings say one wait of a pass should last, in seconds (0 when they cannot say).
+
+    Offline: the whole query (its samples / offline_expected_qps); Server: the schedule's length
+    (min_duration without a schedule); SingleStream/MultiStream: one query's expected latency, since
+    the issuing thread waits for each query and, at the end, for the last one only.
+    """
+    qps = eff.target_qps
+    if not (qps > 0 and math.isfinite(qps)):
+        return 0.0
+    if eff.scenario is Scenario.OFFLINE:
+        samples = schedule.sample_index.shape[0] if schedule is not None else eff.samples_per_query
+        return samples / qps
+    if eff.scenario is Scenario.SERVER:
+        if schedule is not None:
+            return schedule.duration_ns / 1e9
+        return max(eff.min_duration_ms / 1e3, eff.min_query_count / qps)
+    return 1.0 / qps
+
+
+def completion_bound_s(eff: EffectiveSettings, schedule: _schedule.QuerySchedule | None = None) -> float:
+    """The longest the engine waits for a pass's completions (and for one query, or for flush_queries).
+
+    COMPLETION_FLOOR_S + COMPLETION_FACTOR x `expected_pass_s`: a SUT running at half the expected
+    speed still finishes, and short passes keep a floor for warm-up, a slow first batch or a GC
+    pause. A full-length Offline run (600 s, 1.1 x 600 s of work) waits up to 1,380 s. The bound
+    follows the settings, never the clock: an explicit `RunOptions.completion_timeout_s` replaces it.
+    """
+    return COMPLETION_FLOOR_S + COMPLETION_FACTOR * expected_pass_s(eff, schedule)
 
 
 class SystemUnderTest(Protocol):
@@ -53,7 +92,7 @@ class SampleLibrary(Protocol):
 class RunOptions:
     """How the engine behaves around the official semantics."""
 
-    completion_timeout_s: float = DEFAULT_COMPLETION_TIMEOUT_S  # wait for stragglers after issuing ends
+    completion_timeout_s: float | None = None  # each wait's bound; None: `completion_bound_s` per pass
     audit_config: str | None = None  # audit.config to apply (the official picks ./audit.config up silently)
     config_state: Any = None  # config.ConfigState carrying FromConfig errors into this run's log
     raise_on_failure: bool = False  # raise SUTError/IncompleteRunError/RunAborted after writing the logs
@@ -66,23 +105,26 @@ class RunResult:
 
     settings: EffectiveSettings
     summary: PerformanceSummary | None
-    sample_latencies_ns: np.ndarray  # performance pass, per issued sample, sequence order
+    sample_latencies_ns: np.ndarray  # performance pass, per completed sample, sequence order
     errors: tuple[str, ...]
     warnings: tuple[str, ...]
     log_paths: dict[str, str]
     aborted: bool = False
     find_peak_qps: float | None = None
+    failures: tuple[str, ...] = ()  # why the run failed (samples missing or repeated, SUT errors, a signal)
+    abort_signum: int | None = None  # the signal that aborted the run (SIGINT, SIGTERM)
 
     @property
     def valid(self) -> bool:
-        return self.summary is not None and self.summary.valid and not self.errors and not self.aborted
+        return (self.summary is not None and self.summary.valid and not self.errors and not self.aborted
+                and not self.failures)
 
     @property
     def reasons(self) -> tuple[str, ...]:
-        """Why the result is not VALID (empty when it is): the failed rules, then the logged errors."""
-        out: list[str] = []
+        """Why the result is not VALID (empty when it is): what failed, the failed rules, the logged errors."""
+        out: list[str] = list(self.failures)
         s = self.summary
-        if self.aborted:
+        if self.aborted and not any(f.startswith("the run was aborted") for f in out):
             out.append("the run was aborted")
         if s is None:
             out.append("no performance result (accuracy-only run, or nothing was issued)")
@@ -91,7 +133,7 @@ class RunResult:
                       (s.perf_constraints_met, "latency constraint not met"),
                       (s.early_stopping_met, "early stopping not met"))
             out += [text for ok, text in checks if not ok]
-        return tuple(out) + self.errors
+        return tuple(out) + tuple(e for e in self.errors if e not in out)
 
     @property
     def validity(self) -> str:
@@ -189,8 +231,10 @@ class _Test:
         self.sut, self.qsl, self.rec, self.opts = sut, qsl, rec, opts
         self.requested = settings
         self.seq = 0  # SequenceGen: sample ids continue across passes of one test
-        self.failure: PodiumError | None = None
+        self.failure: PodiumError | None = None  # the first, raised after the logs (raise_on_failure)
+        self.failures: list[str] = []  # every reason the run failed, written in every file
         self.aborted = False
+        self.abort_signum: int | None = None
         self.perf_summary: PerformanceSummary | None = None
         self.perf_latencies = np.zeros(0, dtype=np.int64)
         self.peak_qps: float | None = None
@@ -201,12 +245,17 @@ class _Test:
         self.rec.settings_logged(self.requested, eff)
         try:
             self._run_mode(eff)
-        except KeyboardInterrupt:
-            self._abort("interrupted (Ctrl-C)")
-        result = self.rec.finish(eff, self.perf_summary)
-        out = RunResult(settings=eff, summary=self.perf_summary, sample_latencies_ns=self.perf_latencies,
+        except KeyboardInterrupt as e:  # Ctrl-C or SIGTERM (podium.core.signals) outside the issue loop
+            signum = signals.signum_of(e)
+            self._abort(signals.describe(signum), signum)
+        summary, failures = self.perf_summary, tuple(self.failures)
+        if summary is not None and summary.failures != failures:  # a failure after the result was logged
+            summary = dataclasses.replace(summary, failures=failures)
+        result = self.rec.finish(eff, summary, failures)
+        out = RunResult(settings=eff, summary=summary, sample_latencies_ns=self.perf_latencies,
                         errors=result.errors, warnings=result.warnings, log_paths=result.paths,
-                        aborted=self.aborted, find_peak_qps=self.peak_qps)
+                        aborted=self.aborted, find_peak_qps=self.peak_qps, failures=failures,
+                        abort_signum=self.abort_signum)
         if self.failure is not None and self.opts.raise_on_failure:
             self.failure.result = out  # type: ignore[attr-defined]
             raise self.failure
@@ -274,7 +323,7 @@ class _Test:
         outcome = self._pass(eff, Mode.PERFORMANCE, loaded)
         if outcome is None or outcome.samples_issued == 0:
             return None
-        raw = _raw_run(eff, outcome)
+        raw = _raw_run(eff, outcome, tuple(self.failures))
         self.perf_latencies = raw.sample_latencies_ns
         return summarize(raw)
 
@@ -307,7 +356,7 @@ class _Test:
             up = lo.replace(target_qps=lo.target_qps * (1 + step))
             self.rec.message(f"FindBoundaries: Checking fields [{_qps(lo)}, {_qps(up)})")
             s = self._measure(up, loaded)
-            if s is not None and s.perf_constraints_met:
+            if s is not None and s.perf_constraints_met and not s.failures:
                 lo, lo_summary = up, s
             else:
                 hi = up
@@ -317,14 +366,14 @@ class _Test:
             self.rec.message(f"FindPeakPerformanceBinarySearch: Testing the mid value of bounds "
                              f"[{_qps(lo)}, {_qps(hi)}): {_qps(mid)}")
             s = self._measure(mid, loaded)
-            if s is not None and s.perf_constraints_met:
+            if s is not None and s.perf_constraints_met and not s.failures:
                 lo, lo_summary = mid, s
             else:
                 hi = mid
         self.rec.message(f"FindPeakPerformance: Found peak performance field: {_qps(lo)}")
         self.peak_qps = lo.target_qps
-        self.perf_summary = lo_summary
-        self.rec.performance_summary(lo_summary)
+        self.perf_summary = dataclasses.replace(lo_summary, failures=tuple(self.failures))
+        self.rec.performance_summary(self.perf_summary)
 
     # ---- one pass -----------------------------------------------------------------------------
 
@@ -339,10 +388,12 @@ class _Test:
         p = IssuePass(eff, mode, sched, self.seq, self.sut.issue_query, accuracy_sink=self.rec.accuracy_sink,
                       log_mask=mask, first_token_sink=self.rec.token_sink,
                       issue_one=getattr(self.sut, "issue_one", None), prepare=getattr(self.sut, "prepare", None))
+        bound_s = self.opts.completion_timeout_s
+        if bound_s is None:
+            bound_s = completion_bound_s(eff, sched)
         ACTIVE.attach(p)
         try:
-            outcome = p.run(self.opts.completion_timeout_s)
-            self.sut.flush_queries()
+            outcome = p.run(bound_s, flush=self.sut.flush_queries)
         finally:
             ACTIVE.attach(None)
         self.rec.pass_done(eff, mode, sched, outcome, self.seq)
@@ -351,51 +402,84 @@ class _Test:
         return outcome
 
     def _check(self, o: PassOutcome) -> None:
-        """Turn what went wrong in a pass into the test's failure (raised after logs are written)."""
+        """Turn what went wrong in a pass into reasons the run failed and the error raised after the logs.
+
+        The issuer logged what it saw while waiting (a SUT error, a hung flush, the missing ids); what
+        only the audit after the pass finds (ids repeated or unknown) is logged here.
+        """
         if o.interrupted:
-            self._abort("interrupted (Ctrl-C) while issuing")
-        elif o.sut_exception is not None and self.failure is None:
-            f = SUTError(f"the SUT failed: {type(o.sut_exception).__name__}: {o.sut_exception}")
-            f.__cause__ = o.sut_exception
-            self.failure = f
-        elif o.missing_ids and self.failure is None:
-            self.failure = IncompleteRunError(
-                f"{len(o.missing_ids)} samples never completed (ids {o.missing_ids[:10]}...)", o.missing_ids)
-        elif o.bad_ids and self.failure is None:
-            self.failure = SUTError(f"completions with unknown or repeated ids: {o.bad_ids[:10]}")
+            self._abort(f"{signals.describe(o.signum)} while issuing", o.signum)
+        if o.sut_exception is not None:
+            e = o.sut_exception
+            self._fail(f"the SUT failed: {type(e).__name__}: {e}", SUTError, cause=e)
+        if o.flush_error is not None:
+            self._fail(o.flush_error, SUTError)
+        if o.missing_ids and not o.interrupted:
+            self._fail(f"{len(o.missing_ids)} of {o.samples_issued} issued samples never completed",
+                       lambda m: IncompleteRunError(f"{m} (ids {o.missing_ids[:10]}...)", o.missing_ids))
+        for count, what, ids in ((len(o.bad_ids), "completions with unknown or repeated sample ids", o.bad_ids),
+                                 (o.duplicates, "samples completed twice at once by concurrent threads", None),
+                                 (len(o.unissued_ids), "completions of samples never issued", o.unissued_ids)):
+            if count:
+                self._fail(f"{what}: {count}" + (f" (ids {ids[:10]})" if ids else ""), SUTError, log=True)
 
-    def _abort(self, why: str) -> None:
-        self.aborted = True
-        self.rec.error("error_runtime", f"Test aborted: {why}")
+    def _fail(self, reason: str, error: Callable[[str], PodiumError], cause: BaseException | None = None,
+              log: bool = False) -> None:
+        """One reason the run failed, for every file's verdict; the first also becomes the raised error."""
+        self.failures.append(reason)
+        if log:
+            self.rec.error("error_runtime", reason)
         if self.failure is None:
-            self.failure = RunAborted(why)
+            self.failure = error(reason)
+            self.failure.__cause__ = cause
+
+    def _abort(self, why: str, signum: int) -> None:
+        """A signal stopped the run: logged, a reason in every file, and RunAborted (exit 128 + signum) wins."""
+        self.aborted, self.abort_signum = True, signum
+        self.rec.error("error_runtime", f"Test aborted: {why}")
+        self.failures.append(f"the run was aborted: {why}")
+        if not isinstance(self.failure, RunAborted):
+            self.failure = RunAborted(why, signum=signum)
 
 
-def _raw_run(eff: EffectiveSettings, o: PassOutcome) -> RawRun:
-    """The per-sample latencies and final-query times that PerformanceSummary needs, from a pass."""
+def _raw_run(eff: EffectiveSettings, o: PassOutcome, failures: tuple[str, ...] = ()) -> RawRun:
+    """The latencies and final-query times that PerformanceSummary needs, from a pass: completed samples only.
+
+    A sample that never completed has no latency: counting it as 0 would pull every percentile
+    down. Its query is left out of the query count early stopping uses, and the last completion
+    stands for the final query's (whose own may be missing).
+    """
     n_q, n_s = o.queries_issued, o.samples_issued
     spq_fixed = o.scheduled_ns.shape[0] and n_s % max(n_q, 1) == 0
     per_query = n_s // max(n_q, 1) if spq_fixed else 1
     sched_per_sample = np.repeat(o.scheduled_ns, per_query) if spq_fixed else np.full(n_s, o.start_ns)
     done = o.done_ns
     ok = done > 0
-    lat = np.where(ok, done - sched_per_sample, 0)
+    complete = bool(ok.all())
+    lat = (done - sched_per_sample)[ok]
+    if complete:
+        all_done = int(done[-per_query:].max()) if n_s else o.start_ns
+    else:
+        all_done = int(done.max()) if ok.any() else o.start_ns
     query_lat = None
-    all_done = int(done[-per_query:].max()) if n_s else o.start_ns
+    q_ok = ok[: n_q * per_query].reshape(n_q, per_query).all(axis=1)
     if eff.scenario is Scenario.MULTI_STREAM and n_q:
         q_done = done[: n_q * per_query].reshape(n_q, per_query).max(axis=1)
-        query_lat = q_done - o.scheduled_ns
-    ttft = None
+        query_lat = (q_done - o.scheduled_ns)[q_ok]
+    ttft = tokens = None
     if o.first_token_ns is not None:
-        ttft = np.where(o.first_token_ns > 0, o.first_token_ns - sched_per_sample, 0)
+        ttft = np.where(o.first_token_ns > 0, o.first_token_ns - sched_per_sample, 0)[ok]
+    if o.n_tokens is not None:
+        tokens = o.n_tokens[ok]
     return RawRun(
         scenario=eff.scenario, settings=eff, sample_latencies_ns=lat, query_latencies_ns=query_lat,
-        queries_issued=n_q, max_latency_ns=int(lat.max()) if n_s else 0,
+        queries_issued=n_q, max_latency_ns=int(lat.max()) if lat.size else 0,
         final_query_scheduled_ns=o.final_scheduled_delta_ns,
         final_query_issued_ns=int(o.issued_ns[n_q - 1] - o.start_ns),
         final_query_all_done_ns=all_done - o.start_ns,
-        first_token_latencies_ns=ttft, tokens_per_sample=o.n_tokens,
-        ran_out_of_generated_queries=o.ran_out_of_generated_queries)
+        first_token_latencies_ns=ttft, tokens_per_sample=tokens,
+        ran_out_of_generated_queries=o.ran_out_of_generated_queries,
+        queries_incomplete=0 if complete else n_q - int(q_ok.sum()), failures=failures)
 
 
 def _qps(s: EffectiveSettings) -> str:

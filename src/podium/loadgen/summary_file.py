@@ -5,6 +5,10 @@ TestSettingsInternal::LogSummary (the "Test Parameters Used" block) and the warn
 of logging.cc AsyncLog::StartLogging. Each summary line is the message followed by its value as a
 C++ ostream prints it: integers plain, bools 0/1, doubles `%g` (`ostream_double`), and doubles that
 go through utils.cc DoubleToString with fixed decimals (`double_to_string`).
+
+Podium's one addition: a run that failed (samples missing or completed twice, a SUT error, a signal)
+says "Result is : INVALID" followed by one "  Run failed : <reason>" line per reason, and recommends
+fixing the failure rather than the settings. The official writes VALID for such runs.
 """
 
 from __future__ import annotations
@@ -15,7 +19,10 @@ from collections.abc import Sequence
 from podium.loadgen.results import PERCENTILES, LatencyStats, PerformanceSummary, double_to_string
 from podium.loadgen.settings import EffectiveSettings, Scenario
 
-__all__ = ["footer", "ostream_double", "summary_text"]
+FAILED_RECOMMENDATION = ("The run failed (not the settings); see \"Run failed\" above and the errors in\n"
+                         "   the detailed log. Statistics below cover only the samples that completed.")
+
+__all__ = ["FAILED_RECOMMENDATION", "footer", "ostream_double", "summary_text"]
 
 _RULE = "================================================"
 
@@ -28,14 +35,21 @@ def ostream_double(value: float) -> str:
 
 
 def summary_text(summary: PerformanceSummary | None, sut_name: str,
-                 warnings: int | Sequence[object] = 0, errors: int | Sequence[object] = 0) -> str:
+                 warnings: int | Sequence[object] = 0, errors: int | Sequence[object] = 0, *,
+                 settings: EffectiveSettings | None = None, failures: Sequence[str] = ()) -> str:
     """mlperf_log_summary.txt: the performance summary (none in AccuracyOnly) and the footer.
 
     `warnings`/`errors` are the counts of warning and error entries in the detail log (or the
-    entries themselves).
+    entries themselves). Without a performance summary, a run that failed (`failures`, with its
+    `settings`) still gets a verdict: the header, "Result is : INVALID" and the reasons.
     """
-    body = "" if summary is None else "".join(line + "\n" for line in _summary_lines(summary, sut_name))
-    return body + footer(_count(warnings), _count(errors))
+    if summary is not None:
+        lines = _summary_lines(summary, sut_name)
+    elif failures and settings is not None:
+        lines = _header(settings, sut_name) + _verdict("INVALID", failures)
+    else:
+        lines = []
+    return "".join(line + "\n" for line in lines) + footer(_count(warnings), _count(errors))
 
 
 def footer(warnings: int, errors: int) -> str:
@@ -59,18 +73,26 @@ def _count(x: int | Sequence[object]) -> int:
     return x if isinstance(x, int) else len(x)
 
 
+def _header(st: EffectiveSettings, sut_name: str) -> list[str]:
+    return [f"{_RULE}\nMLPerf Results Summary\n{_RULE}", f"SUT name : {sut_name}",
+            f"Scenario : {st.scenario.value}", f"Mode     : {st.mode.value}"]
+
+
+def _verdict(validity: str, failures: Sequence[str]) -> list[str]:
+    return [f"Result is : {validity}"] + [f"  Run failed : {reason}" for reason in failures]
+
+
 def _summary_lines(s: PerformanceSummary, sut_name: str) -> list[str]:
     st, sc = s.settings, s.scenario
-    lines = [f"{_RULE}\nMLPerf Results Summary\n{_RULE}", f"SUT name : {sut_name}",
-             f"Scenario : {sc.value}", f"Mode     : {st.mode.value}"]
-    lines += _headline(s)
-    lines.append(f"Result is : {s.result_validity}")
+    lines = _header(st, sut_name) + _headline(s) + _verdict(s.result_validity, s.failures)
     if s.has_perf_constraints:
         lines.append(f"  Performance constraints satisfied : {_yes(s.perf_constraints_met)}")
     lines += [f"  Min duration satisfied : {_yes(s.min_duration_met)}",
               f"  Min queries satisfied : {_yes(s.min_queries_met)}",
               f"  Early stopping satisfied: {_yes(s.early_stopping_met)}"]
-    if not s.valid:
+    if s.failures:  # the settings were not the problem
+        lines += ["Recommendations:", " * " + FAILED_RECOMMENDATION]
+    elif not s.valid:
         lines.append("Recommendations:")
         if not s.perf_constraints_met:
             lines.append(" * " + s.perf_constraints_recommendation)
