@@ -3,7 +3,8 @@
     python keys_probe.py '{"scenario": "Server", "mode": "PerformanceOnly", "outdir": "...",
                            "tokens": false, "settings": {...}}'
 With "tokens", the SUT reports a first token (FirstTokenComplete, not in Offline) and then completes
-each sample with n_tokens = 2 + index % 5 and 4 bytes of data, as an LLM SUT does.
+each sample with n_tokens = 2 + index % 5 and 4 bytes of data, as an LLM SUT does. "work_ns" busy-waits
+that long per sample before completing it, so a run's length does not depend on how fast the machine is.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import array
 import json
 import sys
+import time
 
 import mlperf_loadgen as lg
 
@@ -19,7 +21,17 @@ payload = array.array("B", b"\x01\x02\x03\x04")
 ADDR = payload.buffer_info()[0]
 
 
+WORK_NS = int(cfg.get("work_ns", 0))
+
+
+def busy(n: int) -> None:
+    end = time.perf_counter_ns() + WORK_NS * n
+    while WORK_NS and time.perf_counter_ns() < end:
+        pass
+
+
 def issue(samples):
+    busy(len(samples))
     if cfg.get("tokens"):
         if cfg["scenario"] != "Offline":
             lg.FirstTokenComplete([lg.QuerySampleResponse(s.id, ADDR, 2) for s in samples])

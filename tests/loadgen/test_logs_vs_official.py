@@ -26,28 +26,35 @@ SEEDS = dict(qsl_rng_seed=2085463073848966840, sample_index_rng_seed=27472154390
 TIMING = ("result_", "early_stopping_", "power_", "test_datetime", "loadgen_", "get_sut_name_duration_ns",
           "generic_message", "warning_generic_message", "logger_")
 
+# work_ns: the probe SUT's busy time per sample, so that SingleStream and Offline runs last their minimum
+# duration on any machine (an instant SUT finishes an Offline query, or runs out of generated
+# SingleStream queries, before it on a fast one).
 CASES = {
     "server": ("Server", "PerformanceOnly", False, dict(server_target_qps=3000.0, min_duration_ms=200)),
     "singlestream": ("SingleStream", "PerformanceOnly", False,
-                     dict(single_stream_expected_latency_ns=2000, min_duration_ms=150)),
+                     dict(single_stream_expected_latency_ns=2000, min_duration_ms=150, work_ns=10_000)),
     "multistream": ("MultiStream", "PerformanceOnly", False,
                     dict(multi_stream_expected_latency_ns=4000, min_duration_ms=150, min_query_count=700)),
-    "offline": ("Offline", "PerformanceOnly", False, dict(offline_expected_qps=2e6, min_duration_ms=150)),
+    "offline": ("Offline", "PerformanceOnly", False,
+                dict(offline_expected_qps=1e5, min_duration_ms=150, work_ns=10_000)),
     "server-tokens": ("Server", "PerformanceOnly", True,
                       dict(server_target_qps=3000.0, min_duration_ms=200, use_token_latencies=True)),
     "offline-tokens": ("Offline", "PerformanceOnly", True,
-                       dict(offline_expected_qps=2e6, min_duration_ms=150, use_token_latencies=True)),
+                       dict(offline_expected_qps=1e5, min_duration_ms=150, use_token_latencies=True,
+                            work_ns=10_000)),
     "server-accuracy-tokens": ("Server", "AccuracyOnly", True,
                                dict(server_target_qps=50000.0, use_token_latencies=True)),
     "singlestream-submission": ("SingleStream", "SubmissionRun", False,
-                                dict(single_stream_expected_latency_ns=2000, min_duration_ms=100)),
+                                dict(single_stream_expected_latency_ns=2000, min_duration_ms=100, work_ns=10_000)),
 }
 
 
 def _run(tmp: Path, engine: str, case: tuple) -> Path:
     scenario, mode, tokens, settings = case
+    settings = dict(settings)
     out = tmp / engine
-    cfg = dict(scenario=scenario, mode=mode, tokens=tokens, outdir=str(out), settings={**SEEDS, **settings})
+    cfg = dict(scenario=scenario, mode=mode, tokens=tokens, outdir=str(out), work_ns=settings.pop("work_ns", 0),
+               settings={**SEEDS, **settings})
     cmd = [sys.executable, str(PROBE), json.dumps(cfg)]
     if engine == "podium":
         cmd = [sys.executable, "-c", PODIUM, *cmd[1:]]

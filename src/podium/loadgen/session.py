@@ -213,6 +213,9 @@ def run(sut: SystemUnderTest, qsl: SampleLibrary, settings: TestSettings,
         log: LogSettings | None = None, *, options: RunOptions | None = None) -> RunResult:
     """Run one LoadGen test of `sut` over `qsl` (blocking); write the official log files."""
     opts = options or RunOptions()
+    # Settings that cannot run are refused before any log file exists (audit.config overrides are
+    # checked again once applied, inside the test).
+    derive(settings, qsl.performance_sample_count, qsl.total_sample_count)
     if not ACTIVE.lock.acquire(blocking=False):
         raise PodiumError("a LoadGen test is already running in this process")
     try:
