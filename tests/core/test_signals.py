@@ -15,11 +15,12 @@ from podium.core import signals
 
 
 def _child(body: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+    # Each body prints "ready" inside its `try` under signals.handled(): a signal sent earlier would find
+    # the default handlers, or no handler of the body's.
     code = textwrap.dedent("""
         import sys, time
         from podium.core import signals
         from podium.core.errors import RunAborted
-        print("ready", flush=True)
     """) + textwrap.dedent(body)
     return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env={**os.environ, **(env or {})},
@@ -31,6 +32,7 @@ def test_sigterm_raises_a_keyboard_interrupt_that_knows_its_signal() -> None:
     p = _child("""
         with signals.handled():
             try:
+                print("ready", flush=True)
                 time.sleep(30)
             except KeyboardInterrupt as e:
                 print("caught", signals.signum_of(e), signals.describe(signals.signum_of(e)), flush=True)
@@ -51,6 +53,7 @@ def test_a_swallowed_interrupt_is_raised_again_at_the_next_check() -> None:
         with signals.handled():
             steps = 0
             try:
+                print("ready", flush=True)
                 while steps < 3000:
                     o = Obj()
                     weakref.finalize(o, time.sleep, 0.01)   # the signal often lands in here: swallowed
@@ -73,6 +76,7 @@ def test_a_process_that_ignores_the_stop_is_ended_after_the_grace_period() -> No
     p = _child("""
         with signals.handled():
             try:
+                print("ready", flush=True)
                 time.sleep(30)
             except KeyboardInterrupt:
                 while True:        # ignores the stop
@@ -89,6 +93,7 @@ def test_a_second_signal_ends_the_process_at_once() -> None:
     p = _child("""
         with signals.handled():
             try:
+                print("ready", flush=True)
                 time.sleep(30)
             except KeyboardInterrupt:
                 print("cleaning up", flush=True)

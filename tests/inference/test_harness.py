@@ -75,8 +75,11 @@ def test_a_failing_backend_fails_the_run_and_keeps_the_logs(digits_model, cache_
     (perf,) = result.records
     assert not result.ok and perf["errors"] and perf["failed_batches"][0]["samples"] == 8
     assert "injected failure" in perf["errors"][0]
-    assert perf["result"]["validity"] == "INVALID"
-    assert (result.scenario_dir / "performance" / "run_1" / "mlperf_log_detail.txt").is_file()
+    assert perf["result"]["validity"] == "INVALID" and perf["status"] == "failed"
+    # A failed run is not committed: its logs are kept under .podium/partial/, the results folder is untouched.
+    assert result.kept_in is not None and result.files == result.kept_in
+    assert (result.files / "performance" / "run_1" / "mlperf_log_detail.txt").is_file()
+    assert not result.scenario_dir.exists()
 
 
 def test_missing_or_corrupt_model_is_refused_before_any_run(digits_model, cache_dir, tmp_path) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 from typing import Any
 
+from podium.core.errors import ConfigError
 from podium.loadgen.settings import Mode, Scenario
 
 
@@ -28,6 +30,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--system", default="local", help="system id: results/<system>/ and systems/<system>.json")
     p.add_argument("--engine", default="podium", choices=["podium", "official"],
                    help="the load generator: Podium's (default) or the official mlcommons-loadgen")
+    p.add_argument("--audit-config", type=Path, help="an audit.config to apply (compliance tests); none applies "
+                   "otherwise, not even ./audit.config")
+    p.add_argument("--completion-timeout-s", type=float,
+                   help="how long to wait for the last completions (default: derived from the run's length)")
     r = p.add_argument_group("runner")
     r.add_argument("--runner", choices=["inline", "pool", "processes"],
                    help="default: inline for SingleStream, a thread pool otherwise")
@@ -54,18 +60,39 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_infer)
 
 
+# Numbers refused before anything runs, by attribute: what they must be (0 is never "the default", NaN never runs).
+_POSITIVE_INT = ("an integer >= 1", lambda v: v >= 1)
+_POSITIVE = ("a finite number > 0", lambda v: math.isfinite(v) and v > 0)
+_NUMBERS = {"count": _POSITIVE_INT, "batch_size": _POSITIVE_INT, "instances": _POSITIVE_INT,
+            "threads": _POSITIVE_INT, "inter_op_threads": _POSITIVE_INT,
+            "max_wait_us": ("an integer >= 0", lambda v: v >= 0),
+            "target_qps": _POSITIVE, "completion_timeout_s": _POSITIVE,
+            "reference_accuracy": ("a finite number", math.isfinite)}
+
+
+def _check_numbers(args: argparse.Namespace) -> None:
+    """A ConfigError naming the option (exit 2, one line) for a number out of range."""
+    for attr, (kind, ok) in _NUMBERS.items():
+        value = getattr(args, attr, None)
+        if value is not None and not ok(value):
+            option = "--" + attr.replace("_", "-")
+            raise ConfigError(f"{option} must be {kind}, not {value!r}", key=option)
+
+
 def spec_from_args(args: argparse.Namespace) -> Any:
     from podium.inference.backends import BackendOptions
     from podium.inference.harness import InferenceSpec, default_runner
     from podium.inference.runners import RunnerConfig
 
+    _check_numbers(args)
     options = BackendOptions(intra_op_threads=args.threads, inter_op_threads=args.inter_op_threads,
                              graph_optimization=args.graph_optimization, providers=tuple(args.provider),
                              device=args.device, compile=args.compile, channels_last=args.channels_last,
                              precision=args.precision)
     runner = default_runner(args.scenario, args.batch_size, args.instances)
     if args.runner:
-        runner = RunnerConfig(args.runner, args.batch_size or runner.batch_size, args.max_wait_us, args.instances)
+        batch = runner.batch_size if args.batch_size is None else args.batch_size
+        runner = RunnerConfig(args.runner, batch, args.max_wait_us, args.instances)
     elif args.max_wait_us:
         runner = RunnerConfig(runner.kind, runner.batch_size, args.max_wait_us, runner.instances)
     return InferenceSpec(
@@ -74,12 +101,15 @@ def spec_from_args(args: argparse.Namespace) -> Any:
         dataset_count=args.count, user_conf=args.user_conf, short=args.short, out=args.out,
         system_id=args.system, engine=args.engine, target_qps=args.target_qps,
         reference_accuracy=args.reference_accuracy, accuracy_target=args.accuracy_target, peak=args.peak_method,
-        cache_dir=args.cache_dir, progress=args.progress)
+        cache_dir=args.cache_dir, progress=args.progress, completion_timeout_s=args.completion_timeout_s,
+        audit_config=args.audit_config)
 
 
 def one_line(r: dict[str, Any]) -> str:
     """The run's result in one line: metric, validity or why not, accuracy against target."""
     head = f"{r['benchmark']} {r['scenario']} {r['mode']} on {r['backend'].get('name', '?')}"
+    if r.get("status") == "aborted":
+        return f"{head}: ABORTED — {r['errors'][0] if r['errors'] else r.get('signal')}"
     if r["errors"]:
         return f"{head}: FAILED — {r['errors'][0]}"
     if r["mode"] == "accuracy":
@@ -103,5 +133,9 @@ def cmd_infer(args: argparse.Namespace) -> int:
         print(one_line(r))
     if result.peak is not None:
         print(f"peak: {result.peak.get('peak_qps')} QPS (bracket {result.peak.get('bracket_qps')})")
-    print(f"files: {result.scenario_dir}")
+    if result.kept_in is not None:
+        print(f"files: {result.kept_in} (the run failed: the previous results in {result.scenario_dir} are "
+              "unchanged)")
+    else:
+        print(f"files: {result.scenario_dir}")
     return 0 if result.ok else 1

@@ -50,11 +50,12 @@ def ensure_dir(path: str | os.PathLike[str]) -> Path:
 
 
 def atomic_write(path: str | os.PathLike[str], data: bytes | str | Callable[[Any], None], *,
-                 encoding: str = "utf-8", mode: int | None = None) -> Path:
+                 encoding: str = "utf-8", mode: int | None = None, durable: bool = True) -> Path:
     """Write `data` (bytes, text, or a function given the open binary file) to `path` atomically.
 
     On any failure (disk full, permission, a signal) the temp file is removed and the previous file, if any,
-    is left as it was; an OSError becomes an `OutputError` naming `path`.
+    is left as it was; an OSError becomes an `OutputError` naming `path`. `durable=False` skips the fsync,
+    for files that can be recomputed (a preprocessing cache of 50,000 entries).
     """
     path = Path(path)
     ensure_dir(path.parent)
@@ -69,7 +70,8 @@ def atomic_write(path: str | os.PathLike[str], data: bytes | str | Callable[[Any
             else:
                 f.write(data.encode(encoding) if isinstance(data, str) else data)
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.chmod(tmp, FILE_MODE if mode is None else mode)
         os.replace(tmp, path)
     except BaseException as e:

@@ -79,8 +79,11 @@ def exclusive(root: str | os.PathLike[str]) -> Iterator[Path]:
         except BlockingIOError:
             raise OutputBusy(f"{root} is in use by another Podium run ({_read_holder(fd)}); wait for it to "
                              "end or choose another --out", path=str(root)) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, (_holder_text() + "\n").encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, (_holder_text() + "\n").encode(), 0)
+        except OSError as e:
+            raise output_error(e, root / LOCK_NAME, "lock") from e
         _held[key] = [fd, 1]
         try:
             recover(root)
@@ -149,6 +152,10 @@ class Staged:
                 shutil.copytree(self.final, self.path, symlinks=True)
             else:
                 self.path.mkdir()
+        except shutil.Error as e:  # copytree lists every file that failed: name the first
+            shutil.rmtree(self.area, ignore_errors=True)
+            src, _, why = (e.args[0][0] if e.args and e.args[0] else ("", "", str(e)))
+            raise OutputError(f"cannot stage a copy of {src or self.final}: {why}", path=str(self.path)) from e
         except OSError as e:
             shutil.rmtree(self.area, ignore_errors=True)
             raise output_error(e, self.path, "stage results in") from e

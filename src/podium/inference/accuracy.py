@@ -4,15 +4,14 @@ The responses are read from LoadGen's accuracy log and decoded with the run's de
 recovered by regex from printed text (reference/inference_suite.md §2.2). An evaluator (one per metric, in the
 `EVALUATORS` registry) gets the decoded responses by qsl index and the dataset, and returns an `AccuracyResult`;
 `accuracy.txt` carries the official script's line for that metric (what the submission checker parses), and
-`accuracy.json` the same numbers as data. Failures raise `AccuracyError(PodiumError)`.
+`accuracy.json` the same numbers as data (both written atomically, with the mode every result file gets).
+Failures raise `AccuracyError(PodiumError)`.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -22,6 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from podium.core.errors import PodiumError, SUTError
+from podium.core.files import atomic_write, atomic_write_json, ensure_dir
 from podium.core.registry import Registry
 from podium.inference.datasets.base import Dataset
 from podium.inference.encoding import ResponseEncoding
@@ -151,8 +151,7 @@ def passed(result: AccuracyResult, target: float | None) -> bool | None:
 
 def write_accuracy(directory: Path | str, result: AccuracyResult, target: float | None) -> tuple[Path, Path]:
     """Write accuracy.txt (the official line) and accuracy.json into `directory`; return both paths."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = ensure_dir(directory)
     line = EVALUATORS.get(result.metric).summary_line(result)
     record = {"schema_version": ACCURACY_SCHEMA_VERSION, "metric": result.metric, "value": result.value,
               "value_reported": result.value_reported, "units": result.units, "good": result.good,
@@ -161,20 +160,9 @@ def write_accuracy(directory: Path | str, result: AccuracyResult, target: float 
     if result.details:
         record["details"] = dict(result.details)
     txt, js = directory / "accuracy.txt", directory / "accuracy.json"
-    _write_atomic(txt, line + "\n")
-    _write_atomic(js, json.dumps(record, indent=2) + "\n")
+    atomic_write(txt, line + "\n")
+    atomic_write_json(js, record)
     return txt, js
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class Top1:

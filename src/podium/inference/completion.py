@@ -2,7 +2,8 @@
 
 A runner produces post-processed outputs per batch; a `Completer` encodes them with the task's declared
 response encoding and completes the samples through the engine in use. A batch that raised is never
-completed with empty responses: the completer records the samples and the error and fails the run.
+completed with empty responses: the completer records the samples and the error and fails the run. Outputs
+that arrive when no test is running any more raise `LateCompletion`: the runner drops and counts them.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ class SampleFailure:
 
     def describe(self) -> dict[str, Any]:
         return {"sample_ids": list(self.sample_ids[:20]), "samples": len(self.sample_ids), "error": self.error}
+
+
+class LateCompletion(SUTError):
+    """Outputs of samples whose test had already ended (e.g. after the completion wait ran out)."""
 
 
 class Completer(Protocol):
@@ -70,7 +75,13 @@ class NativeCompleter(_Failures):
         self._encode, self._session = encoding.encode_batch, session
 
     def complete(self, ids: Sequence[int], outputs: np.ndarray) -> None:
-        self._session.complete(ids, self._encode(outputs))
+        data = self._encode(outputs)
+        try:
+            self._session.complete(ids, data)
+        except SUTError:
+            if self._session.progress() is None:  # no pass attached: the test ended before these outputs came
+                raise LateCompletion(f"outputs of {len(ids)} samples after their test ended") from None
+            raise
 
     def fail(self, ids: Sequence[int], error: BaseException) -> None:
         self._session.fail(self._record(ids, error))

@@ -6,11 +6,17 @@ anything is measured, starts the runner (model instances load here, untimed), ru
 mlperf_log_accuracy.json, and writes MLPerf's results layout:
 
     <out>/results/<system>/<benchmark>/<scenario>/{performance/run_1/, accuracy/, user.conf, measurements.json}
+
+One run at a time per output folder (`podium.core.outdir.exclusive`). A run writes its scenario's files into a
+staging folder seeded with the previous ones; they replace the previous ones only when the run finished (an
+INVALID result or an accuracy below target is a finished run). A run that failed, was refused, interrupted or
+killed leaves the previous results as they were, and its own files under `<out>/.podium/partial/`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -18,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from podium.core.errors import ConfigError, PodiumError
+from podium.core.files import atomic_write, output_error
 from podium.inference.backends import BackendOptions
 from podium.inference.record import write_json
 from podium.inference.runners import ModelSpec, RunnerConfig
@@ -57,11 +64,32 @@ class InferenceSpec:
     peak: str = "loadgen"  # find-peak method: the engine's FindPeakPerformance, or Podium's "bisect"
     cache_dir: Path | None = None
     progress: bool | None = None  # live progress lines; None: when stderr is a terminal
-    completion_timeout_s: float = 60.0
+    # How long the engine waits for the last completions; None: derived by the engine from the run's
+    # expected length (Offline: the whole query), so that no full-length run is cut short.
+    completion_timeout_s: float | None = None
+    audit_config: Path | None = None  # an audit.config applied on purpose (never one found in the cwd)
+
+    def __post_init__(self) -> None:
+        _check_number("dataset_count", self.dataset_count, integer=True, positive=True)
+        _check_number("target_qps", self.target_qps, positive=True)
+        _check_number("reference_accuracy", self.reference_accuracy)
+        _check_number("completion_timeout_s", self.completion_timeout_s, positive=True)
 
     @property
     def valid_for_submission(self) -> bool:
         return not self.short and self.dataset_count is None
+
+
+def _check_number(name: str, value: Any, *, integer: bool = False, positive: bool = False) -> None:
+    """A ConfigError naming `name` unless `value` is None or a number of the kind asked (never NaN or infinite:
+    such a value used to run and then break the record)."""
+    if value is None:
+        return
+    number = isinstance(value, int if integer else (int, float)) and not isinstance(value, bool)
+    ok = number and (integer or math.isfinite(value)) and (not positive or value > 0)
+    if not ok:
+        kind = ("an integer" if integer else "a finite number") + (" > 0" if positive else "")
+        raise ConfigError(f"{name} must be {kind}, not {value!r}", key=name)
 
 
 @dataclass
@@ -71,11 +99,22 @@ class InferenceResult:
     scenario_dir: Path
     records: list[dict[str, Any]]
     peak: dict[str, Any] | None = None
+    kept_in: Path | None = None  # a run that failed: where its files are (scenario_dir keeps the previous ones)
 
     @property
     def ok(self) -> bool:
         """Every run valid (accuracy runs: accuracy met) and nothing failed."""
         return bool(self.records) and all(_record_ok(r) for r in self.records)
+
+    @property
+    def failed(self) -> bool:
+        """A test failed (the SUT raised, samples never completed): the run did not finish."""
+        return any(r["errors"] for r in self.records)
+
+    @property
+    def files(self) -> Path:
+        """Where this run's files are."""
+        return self.kept_in or self.scenario_dir
 
 
 def _record_ok(r: dict[str, Any]) -> bool:
@@ -100,14 +139,19 @@ class Plan:
     model: ModelSpec
     accuracy_target: float | None
     notes: list[str] = field(default_factory=list)
+    work_dir: Path | None = None  # where this run writes the scenario's files (a staging folder)
+
+    @property
+    def files_dir(self) -> Path:
+        return self.work_dir or self.scenario_dir
 
 
 def default_runner(scenario: Scenario, batch_size: int | None = None, instances: int = 1) -> RunnerConfig:
     """Inline for SingleStream (one query at a time), a batching thread pool otherwise."""
     if scenario is Scenario.SINGLE_STREAM and instances == 1:
-        return RunnerConfig("inline", batch_size or 1, 0, 1)
+        return RunnerConfig("inline", 1 if batch_size is None else batch_size, 0, 1)
     default_batch = {Scenario.MULTI_STREAM: 8, Scenario.SERVER: 8, Scenario.OFFLINE: 64}.get(scenario, 1)
-    return RunnerConfig("pool", batch_size or default_batch, 0, instances)
+    return RunnerConfig("pool", default_batch if batch_size is None else batch_size, 0, instances)
 
 
 def plan(spec: InferenceSpec) -> Plan:
@@ -121,7 +165,12 @@ def plan(spec: InferenceSpec) -> Plan:
     rnd = rnd or get_round(bench.round_name)
     if spec.engine not in ("podium", "official"):
         raise ConfigError(f"unknown engine {spec.engine!r}; expected podium or official")
+    if spec.peak not in ("loadgen", "bisect"):
+        raise ConfigError(f"unknown peak search {spec.peak!r}; expected loadgen or bisect", key="peak")
     _check_model_file(spec.model_path)
+    for what, path in (("user.conf", spec.user_conf), ("audit.config", spec.audit_config)):
+        if path is not None and not Path(path).is_file():
+            raise ConfigError(f"no such {what} file", path=str(path))
     if task.needs_dataset_path and spec.dataset_path is None:
         raise ConfigError(f"benchmark {bench.name} needs --dataset-path (its {task.dataset} dataset is not "
                           "shipped with Podium)")
@@ -152,39 +201,133 @@ def _accuracy_target(spec: InferenceSpec, bench: Any) -> float | None:
 
 def settings_for(p: Plan, mode: Mode) -> TestSettings:
     """mlperf.conf of the round, then user.conf, then the harness's own overrides (--target-qps, --short)."""
-    from podium.benchmarks import render_mlperf_conf
     from podium.loadgen.config import ConfType, apply_config
 
-    p.conf_path.parent.mkdir(parents=True, exist_ok=True)
-    p.conf_path.write_text(render_mlperf_conf(p.round), encoding="utf-8")
+    conf = _mlperf_conf(p)
     spec, model = p.spec, p.bench.name
     s = TestSettings(scenario=spec.scenario, mode=mode)
     if spec.user_conf is not None:
-        s = apply_config(s, spec.user_conf, model, spec.scenario, ConfType.USER, base_conf=p.conf_path)
+        s = apply_config(s, spec.user_conf, model, spec.scenario, ConfType.USER, base_conf=conf)
     else:
-        s = apply_config(s, p.conf_path, model, spec.scenario, ConfType.MLPERF)
-    if spec.target_qps:
-        s = s.copy(server_target_qps=spec.target_qps, offline_expected_qps=spec.target_qps)
+        s = apply_config(s, conf, model, spec.scenario, ConfType.MLPERF)
+    return s.copy(**harness_overrides(spec, s), mode=mode)
+
+
+def _mlperf_conf(p: Plan) -> Path:
+    """The round's mlperf.conf beside this run's files, written once per run."""
+    from podium.benchmarks import render_mlperf_conf
+
+    if not p.conf_path.is_file():
+        atomic_write(p.conf_path, render_mlperf_conf(p.round))
+    return p.conf_path
+
+
+def harness_overrides(spec: InferenceSpec, s: TestSettings) -> dict[str, Any]:
+    """The TestSettings fields the harness sets over the config files: --target-qps, then --short."""
+    out: dict[str, Any] = {}
+    if spec.target_qps is not None:
+        out.update(server_target_qps=spec.target_qps, offline_expected_qps=spec.target_qps)
     if spec.short:  # expected latencies low enough that a fast SUT does not run out of generated queries
-        s = s.copy(single_stream_expected_latency_ns=min(s.single_stream_expected_latency_ns, SHORT_EXPECTED_NS),
+        out.update(single_stream_expected_latency_ns=min(s.single_stream_expected_latency_ns, SHORT_EXPECTED_NS),
                    multi_stream_expected_latency_ns=min(s.multi_stream_expected_latency_ns, 8 * SHORT_EXPECTED_NS),
                    min_duration_ms=min(s.min_duration_ms, SHORT_MIN_DURATION_MS),
                    min_query_count=min(s.min_query_count, SHORT_MIN_QUERY_COUNT[spec.scenario]))
-    return s.copy(mode=mode)
+    return out
+
+
+# TestSettings field -> (user.conf key, the scenario it belongs to (None: any), divisor from the field's units)
+_CONF_KEYS = {"server_target_qps": ("target_qps", Scenario.SERVER, 1),
+              "offline_expected_qps": ("target_qps", Scenario.OFFLINE, 1),
+              "single_stream_expected_latency_ns": ("target_latency", Scenario.SINGLE_STREAM, 1e6),
+              "multi_stream_expected_latency_ns": ("target_latency", Scenario.MULTI_STREAM, 1e6),
+              "min_duration_ms": ("min_duration", None, 1), "min_query_count": ("min_query_count", None, 1)}
+
+
+def render_user_conf(p: Plan) -> str:
+    """The user.conf published with the results: the one given (if any), then the harness's overrides as
+    user.conf lines, so that the file states every value applied over the round's mlperf.conf."""
+    spec, model = p.spec, p.bench.name
+    lines = [f"# user.conf of this run: applied over the mlperf.conf of round {p.round.name} (beside it)."]
+    if spec.user_conf is not None:
+        lines += [f"# From --user-conf {spec.user_conf}:", Path(spec.user_conf).read_text("utf-8").rstrip("\n")]
+    else:
+        lines.append("# No --user-conf was given.")
+    base = settings_for(dataclasses.replace(p, spec=dataclasses.replace(spec, target_qps=None, short=False)),
+                        Mode.PERFORMANCE)
+    overrides = [(field_name, value) for field_name, value in harness_overrides(spec, base).items()
+                 if _CONF_KEYS[field_name][1] in (None, spec.scenario)]
+    if overrides:
+        lines.append("# From the command line (--target-qps, --short), applied last:")
+    for field_name, value in overrides:
+        key, _, divisor = _CONF_KEYS[field_name]
+        lines.append(f"{model}.{spec.scenario.value}.{key} = {_conf_number(value / divisor)}")
+    return "\n".join(lines) + "\n"
+
+
+def _conf_number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
 def run_inference(spec: InferenceSpec) -> InferenceResult:
-    """Run `spec`; errors in the model, dataset or config are raised before any measurement."""
+    """Run `spec`; errors in the model, dataset or config are raised before any measurement, and the previous
+    results in `spec.out` are replaced only when the run finished."""
+    from podium.core.outdir import exclusive
     from podium.inference import phases
 
     p = plan(spec)
-    _ensure_system(spec)
-    dataset = _open_dataset(p)
-    p.model = dataclasses.replace(p.model, example_input=_example_batch(dataset, p.runner.batch_size))
-    with phases.Session(p, dataset) as session:
-        result = session.run_mode()
-    _write_scenario_files(p, dataset)
+    with exclusive(spec.out):
+        _ensure_system(spec)
+        dataset = _open_dataset(p)
+        p.model = dataclasses.replace(p.model, example_input=_example_batch(dataset, p.runner.batch_size))
+        with phases.Session(p, dataset) as session:
+            return _run_staged(p, session, dataset)
+
+
+class _Unfinished(Exception):
+    """Leaves the staging block without committing: a test failed (its records and files are kept)."""
+
+    def __init__(self, result: InferenceResult) -> None:
+        self.result = result
+
+
+def _run_staged(p: Plan, session: Any, dataset: Any) -> InferenceResult:
+    from podium.core.outdir import Staged
+
+    staged = Staged(p.scenario_dir, p.spec.out, seed=True)
+    try:
+        with staged:
+            p.work_dir, p.conf_path = staged.path, staged.path / "mlperf.conf"
+            _clear_rewritten(p)
+            result = session.run_mode()
+            _write_scenario_files(p, dataset)
+            if result.failed:
+                raise _Unfinished(result)
+    except _Unfinished as e:
+        e.result.kept_in = staged.partial or staged.path
+        return e.result
+    finally:
+        p.work_dir, p.conf_path = None, p.scenario_dir / "mlperf.conf"
     return result
+
+
+# The folders each mode writes again; the rest of the previous results stays (e.g. accuracy/ when only
+# performance runs; a bisect peak search replaces performance/run_1 only when it found a valid QPS). The
+# files beside them (user.conf, measurements.json, mlperf.conf) are rewritten.
+_REWRITTEN = {Mode.PERFORMANCE: ("performance/run_1",), Mode.ACCURACY: ("accuracy",),
+              Mode.SUBMISSION: ("performance/run_1", "accuracy"), Mode.FIND_PEAK: ("find_peak",)}
+
+
+def _clear_rewritten(p: Plan) -> None:
+    """In the staging folder (seeded with the previous results): remove what this run writes again."""
+    for name in (*_REWRITTEN[p.spec.mode], "mlperf.conf"):
+        path = p.files_dir / name
+        try:
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
+        except OSError as e:
+            raise output_error(e, path, "remove") from e
 
 
 def _ensure_system(spec: InferenceSpec) -> Path:
@@ -218,13 +361,9 @@ def _open_dataset(p: Plan) -> Any:
 
 def _write_scenario_files(p: Plan, dataset: Any) -> None:
     """user.conf and measurements.json beside the runs (MLPerf results layout)."""
-    user_conf = p.scenario_dir / "user.conf"
-    if p.spec.user_conf is not None:
-        shutil.copyfile(p.spec.user_conf, user_conf)
-    else:
-        user_conf.write_text("# no user.conf was given: the round's mlperf.conf values applied\n", "utf-8")
+    atomic_write(p.files_dir / "user.conf", render_user_conf(p))
     precision = p.spec.options.precision
-    write_json(p.scenario_dir / "measurements.json", {
+    write_json(p.files_dir / "measurements.json", {
         "input_data_types": str(getattr(dataset, "dtype", "fp32")),
         "retraining": "no",
         "starting_weights_filename": Path(p.spec.model_path).name,
@@ -239,5 +378,5 @@ def elapsed_since(t0: float) -> float:
     return round(time.perf_counter() - t0, 3)
 
 
-__all__ = ["InferenceResult", "InferenceSpec", "PodiumError", "default_runner", "plan", "run_inference",
-           "settings_for"]
+__all__ = ["InferenceResult", "InferenceSpec", "PodiumError", "default_runner", "harness_overrides", "plan",
+           "render_user_conf", "run_inference", "settings_for"]

@@ -3,11 +3,16 @@
 Settings are Podium's `TestSettings` copied field by field (the names are the official ones); the runner
 completes through `OfficialCompleter`. The official LoadGen has no way for a SUT to fail a run: failed batches
 are recorded by the completer and the harness marks the run failed.
+
+The official LoadGen applies an `audit.config` it finds in the current directory, silently changing the run. It
+is given the audit.config asked for (`--audit-config`), or else the path of a file that cannot exist, so that a
+stray ./audit.config never applies (the official tool has no way to say "none").
 """
 
 from __future__ import annotations
 
 import dataclasses
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +36,8 @@ def official_settings(lg: Any, s: TestSettings) -> Any:
     return out
 
 
-def run_official(runner: Any, library: Any, settings: TestSettings, outdir: Path) -> list[str]:
+def run_official(runner: Any, library: Any, settings: TestSettings, outdir: Path,
+                 audit_config: Path | None = None) -> list[str]:
     """Run one test under the official LoadGen; returns errors seen by the harness (none: the log has them)."""
     try:
         import mlperf_loadgen as lg
@@ -50,7 +56,9 @@ def run_official(runner: Any, library: Any, settings: TestSettings, outdir: Path
     log.log_output.copy_summary_to_stdout = False
     log.enable_trace = False
     try:
-        lg.StartTestWithLogSettings(sut, qsl, official_settings(lg, settings), log)
+        with tempfile.TemporaryDirectory(prefix="podium-no-audit-") as empty:
+            audit = str(Path(audit_config).resolve()) if audit_config else str(Path(empty) / "audit.config")
+            lg.StartTestWithLogSettings(sut, qsl, official_settings(lg, settings), log, audit)
     finally:
         lg.DestroyQSL(qsl)
         lg.DestroySUT(sut)

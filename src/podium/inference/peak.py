@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from podium.core.errors import ConfigError
+from podium.core.files import output_error
 from podium.inference.record import write_json
 from podium.loadgen import logparse
 from podium.loadgen.settings import Mode, Scenario
@@ -30,7 +31,7 @@ def search(session: Any, records: list[dict[str, Any]]) -> dict[str, Any]:
     p = session.plan
     if p.spec.scenario is not Scenario.SERVER:
         raise ConfigError("a peak search needs the Server scenario (--scenario Server)")
-    peak_dir = p.scenario_dir / "find_peak"
+    peak_dir = p.files_dir / "find_peak"
     result = _loadgen(session, records, peak_dir) if p.spec.peak == "loadgen" else _bisect(session, records, peak_dir)
     write_json(peak_dir / PEAK_NAME, result)
     return result
@@ -72,9 +73,12 @@ def _bisect(session: Any, records: list, peak_dir: Path) -> dict[str, Any]:
         mid = (lo + hi) / 2
         lo, hi = (mid, hi) if trial(mid) else (lo, mid)
     if best is not None:
-        run_1 = session.plan.scenario_dir / "performance" / "run_1"
+        run_1 = session.plan.files_dir / "performance" / "run_1"
         shutil.rmtree(run_1, ignore_errors=True)
-        shutil.copytree(best["dir"], run_1)
+        try:
+            shutil.copytree(best["dir"], run_1)
+        except OSError as e:
+            raise output_error(e, run_1) from e
     return {"schema_version": 1, "kind": "podium.inference.peak", "method": "bisect", "peak_qps": lo,
             "bracket_qps": [lo, hi], "tolerance": TOLERANCE, "steps": steps}
 

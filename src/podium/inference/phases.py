@@ -2,24 +2,36 @@
 each leaving its logs, its accuracy files and its `podium_run.json`.
 
 Nothing measured is lost: the record is written after every test, whether the test passed, failed or was
-interrupted, before any error is raised.
+interrupted (then it is marked "aborted" with the signal), before any error is raised. The record states the
+settings LoadGen ran with, as its detail log has them (effective_*), beside those the harness asked for.
 """
 
 from __future__ import annotations
 
+import signal
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from podium.core import signals
 from podium.core.errors import PodiumError, RunAborted
+from podium.core.files import ensure_dir, output_error
 from podium.inference import record as rec
 from podium.inference.harness import InferenceResult, Plan, settings_for
 from podium.loadgen import logparse
 from podium.loadgen.settings import LogSettings, Mode, Scenario, TestSettings
 
-_STALE = ("accuracy.txt", "accuracy.json", rec.RECORD_NAME)
+
+@dataclass
+class EngineRun:
+    """What one engine call gave: per-sample latencies (native engine), errors, and the signal that stopped it."""
+
+    latencies_ns: np.ndarray | None = None
+    errors: list[str] = field(default_factory=list)
+    signum: int | None = None  # set when the test was aborted
 
 
 class Library:
@@ -69,69 +81,83 @@ class Session:
             out.peak = peak.search(self, out.records)
             return out
         if mode in (Mode.PERFORMANCE, Mode.SUBMISSION):
-            out.records.append(self.run_test(Mode.PERFORMANCE, p.scenario_dir / "performance" / "run_1"))
+            out.records.append(self.run_test(Mode.PERFORMANCE, p.files_dir / "performance" / "run_1"))
         if mode in (Mode.ACCURACY, Mode.SUBMISSION) and not self.runner.failed:
-            out.records.append(self.run_test(Mode.ACCURACY, p.scenario_dir / "accuracy"))
+            out.records.append(self.run_test(Mode.ACCURACY, p.files_dir / "accuracy"))
         return out
 
     def run_test(self, mode: Mode, outdir: Path, settings: TestSettings | None = None) -> dict[str, Any]:
-        """One LoadGen test into `outdir`; returns (and writes) its record."""
+        """One LoadGen test into `outdir`; returns (and writes) its record; RunAborted after writing it when
+        a signal stopped the test."""
         settings = settings or settings_for(self.plan, mode)
-        outdir.mkdir(parents=True, exist_ok=True)
-        for name in _STALE:
-            (outdir / name).unlink(missing_ok=True)
+        ensure_dir(outdir)
         self.completer.failures.clear()
+        late_before = self.runner.late_samples
         started, t0 = rec.now_iso(), time.perf_counter()
-        latencies, engine_errors, aborted = self._engine_run(settings, outdir)
-        record = self._record(mode, outdir, settings, latencies, engine_errors, started, t0)
-        if mode is Mode.ACCURACY and not record["errors"]:
+        run = self._engine_run(settings, outdir)
+        record = self._record(mode, outdir, settings, run, started, t0)
+        record["late_samples"] = self.runner.late_samples - late_before
+        if mode is Mode.ACCURACY and record["status"] == "finished":
             record["accuracy"] = self._score(outdir, record)
+            record["status"] = "failed" if record["errors"] else "finished"  # an unreadable accuracy log
         rec.write_json(outdir / rec.RECORD_NAME, record)
-        if aborted:
-            raise RunAborted(f"interrupted; what was measured is in {outdir}")
+        if run.signum is not None:
+            raise RunAborted(f"{signals.describe(run.signum)} during the {mode.name.lower()} test; its logs and "
+                             "record were written", signum=run.signum)
         return record
 
-    def _engine_run(self, settings: TestSettings, outdir: Path) -> tuple[np.ndarray | None, list[str], bool]:
-        p = self.plan
-        if p.spec.engine == "official":
-            from podium.inference.official import run_official
-
-            return None, run_official(self.runner, self.library, settings, outdir), False
+    def _engine_run(self, settings: TestSettings, outdir: Path) -> EngineRun:
+        if self.plan.spec.engine == "official":
+            return self._official_run(settings, outdir)
         from podium import loadgen
         from podium.inference.progress import watching
 
-        options = loadgen.RunOptions(completion_timeout_s=p.spec.completion_timeout_s)
-        with watching(p.spec.progress, settings):
+        spec = self.plan.spec
+        options = loadgen.RunOptions(completion_timeout_s=spec.completion_timeout_s,
+                                     audit_config=None if spec.audit_config is None else str(spec.audit_config))
+        with watching(spec.progress, settings):
             try:
                 r = loadgen.run(self.runner, self.library, settings, LogSettings(outdir=str(outdir)),
                                 options=options)
-            except KeyboardInterrupt:  # between passes: the engine has written its logs
-                return None, ["interrupted"], True
-        return r.sample_latencies_ns, list(r.errors), r.aborted
+            except KeyboardInterrupt as e:  # between passes: the engine has written its logs
+                return EngineRun(None, [signals.describe(signals.signum_of(e))], signals.signum_of(e))
+            except OSError as e:  # the engine's log files (a full disk, a folder gone read-only)
+                raise output_error(e, e.filename or outdir, "write the LoadGen logs in") from e
+        signum = (signals.received() or signal.SIGINT) if r.aborted else None
+        return EngineRun(r.sample_latencies_ns, list(r.errors), signum)
 
-    def _record(self, mode: Mode, outdir: Path, settings: TestSettings, latencies: np.ndarray | None,
-                engine_errors: list[str], started: str, t0: float) -> dict[str, Any]:
+    def _official_run(self, settings: TestSettings, outdir: Path) -> EngineRun:
+        from podium.inference.official import run_official
+
+        try:
+            return EngineRun(None, run_official(self.runner, self.library, settings, outdir,
+                                                self.plan.spec.audit_config))
+        except KeyboardInterrupt as e:
+            return EngineRun(None, [signals.describe(signals.signum_of(e))], signals.signum_of(e))
+
+    def _record(self, mode: Mode, outdir: Path, settings: TestSettings, run: EngineRun, started: str,
+                t0: float) -> dict[str, Any]:
         p, spec = self.plan, self.plan.spec
         detail = _read_detail(outdir)
         failures = [f.describe() for f in self.completer.failures]
         errors = [f"inference failed on {f['samples']} samples (ids {f['sample_ids'][:8]}): {f['error']}"
-                  for f in failures] + [e for e in engine_errors if e]
+                  for f in failures] + [e for e in run.errors if e]
         errors += [str(e.get("value")) for e in getattr(detail, "errors", []) if str(e.get("value")) not in errors]
         head = rec.headline(spec.scenario, detail) if mode is not Mode.ACCURACY else None
         validity = str(detail.get("result_validity", "INVALID")) if head else None
         if errors and validity == "VALID":
             validity = "INVALID"
+        status = "aborted" if run.signum is not None else "failed" if errors else "finished"
         out: dict[str, Any] = {
             "schema_version": rec.SCHEMA_VERSION, "kind": "podium.inference.run",
             "system_id": spec.system_id, "round": p.round.name, "benchmark": p.bench.name,
             "scenario": spec.scenario.value, "mode": mode.name.lower(), "engine": spec.engine,
+            "status": status, "signal": _signal_name(run.signum),
             "short": spec.short, "valid_for_submission": spec.valid_for_submission,
             "backend": self._backend_info(), "runner": self.runner.describe(),
             "model": {"path": str(Path(spec.model_path).resolve()), "sha256": rec.file_sha256(spec.model_path)},
             "dataset": self.dataset.describe(), "response_encoding": p.task.encoding.describe(),
-            "settings": {"min_duration_ms": settings.min_duration_ms, "min_query_count": settings.min_query_count,
-                         "server_target_qps": settings.server_target_qps,
-                         "server_target_latency_ns": settings.server_target_latency_ns},
+            "settings": _effective_settings(detail), "settings_requested": _requested(settings, spec),
             "result": None if head is None else {
                 "metric": head.key, "value": head.value, "units": head.units, "validity": validity,
                 "reasons": _reasons(detail) + ([] if spec.valid_for_submission else
@@ -139,8 +165,8 @@ class Session:
             "latency_ns": _latency_summary(detail), "errors": errors, "failed_batches": failures,
             "started_at": started, "wall_s": round(time.perf_counter() - t0, 3), "versions": rec.versions(),
         }
-        if latencies is not None and mode is not Mode.ACCURACY:
-            out.update(rec.latency_shape(latencies))
+        if run.latencies_ns is not None and mode is not Mode.ACCURACY:
+            out.update(rec.latency_shape(run.latencies_ns))
         return out
 
     def _backend_info(self) -> dict[str, Any]:
@@ -162,6 +188,29 @@ class Session:
         passed = p.accuracy_target is None or result.value >= p.accuracy_target
         return {"metric": result.metric, "value": result.value, "units": result.units, "good": result.good,
                 "total": result.total, "target": p.accuracy_target, "passed": passed}
+
+
+def _signal_name(signum: int | None) -> str | None:
+    if signum is None:
+        return None
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return str(signum)
+
+
+def _effective_settings(detail: Any) -> dict[str, Any]:
+    """The settings LoadGen ran with, as its detail log states them (effective_* keys, prefix removed)."""
+    return {key.removeprefix("effective_"): value for key, value in detail.items() if key.startswith("effective_")}
+
+
+def _requested(s: TestSettings, spec: Any) -> dict[str, Any]:
+    """What the harness asked the engine for (config files and overrides applied; audit.config not yet)."""
+    return {"min_duration_ms": s.min_duration_ms, "min_query_count": s.min_query_count,
+            "server_target_qps": s.server_target_qps, "server_target_latency_ns": s.server_target_latency_ns,
+            "offline_expected_qps": s.offline_expected_qps,
+            "audit_config": None if spec.audit_config is None else str(Path(spec.audit_config).resolve()),
+            "completion_timeout_s": spec.completion_timeout_s}
 
 
 def _read_detail(outdir: Path) -> Any:
@@ -186,4 +235,4 @@ def _latency_summary(detail: Any) -> dict[str, Any]:
     return {name: detail[key] for name, key in keys.items() if key in detail}
 
 
-__all__ = ["Library", "Scenario", "Session"]
+__all__ = ["EngineRun", "Library", "Scenario", "Session"]

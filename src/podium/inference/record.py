@@ -5,16 +5,18 @@ what only the harness knows: backend, runner, model, dataset, response encoding,
 
 schema_version history:
   1 — first version (issue 4).
+  2 — `status` ("finished", "failed", "aborted") and `signal` (the signal that aborted the run, or null);
+      `settings` holds the effective settings LoadGen logged (its effective_* keys without the prefix) and
+      `settings_requested` what the harness asked for; `late_samples` (outputs dropped after their pass ended).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
+import math
 import platform
 import sys
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,9 +24,10 @@ from typing import Any
 
 import numpy as np
 
+from podium.core.files import atomic_write_json
 from podium.loadgen.settings import Scenario
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 RECORD_NAME = "podium_run.json"
 
 # The detail-log key each scenario is ranked by (the submission checker's result fields) and its units.
@@ -56,7 +59,8 @@ def headline(scenario: Scenario, detail: dict[str, Any]) -> Headline:
     """The scenario's metric from a detail log; latencies converted from ns to ms."""
     key, units = HEADLINE[scenario]
     raw = detail.get(key)
-    if raw is None or isinstance(raw, str):
+    # A failed pass can log a rate of inf or NaN (nothing completed, or no time measured): that is no result.
+    if raw is None or isinstance(raw, (str, bool)) or not math.isfinite(float(raw)):
         return Headline(key, None, units)
     return Headline(key, float(raw) / 1e6 if units.startswith("Latency") else float(raw), units)
 
@@ -104,14 +108,8 @@ def now_iso() -> str:
 
 
 def write_json(path: Path, data: Any) -> Path:
-    """Atomic: a crash leaves the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, allow_nan=False, default=_jsonable)
-        f.write("\n")
-    os.replace(tmp, path)
-    return path
+    """Atomic, strict JSON, FILE_MODE: a crash leaves the old file or the new one, never half of one."""
+    return atomic_write_json(path, data, default=_jsonable)
 
 
 def _jsonable(v: Any) -> Any:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import threading
 import traceback
+from collections.abc import Sequence
 from multiprocessing.connection import Connection
 from multiprocessing.shared_memory import SharedMemory
 from typing import Any
@@ -129,6 +130,7 @@ class ProcessPoolRunner(QueueFed):
 
     def samples_loaded(self) -> None:
         """Copy the dataset's loaded samples into one shared block and attach every worker to it."""
+        super().samples_loaded()
         array, self.row_of = self.dataset.loaded_array()
         self._release_shm()
         self.shm = SharedMemory(create=True, size=max(1, array.nbytes))
@@ -137,6 +139,7 @@ class ProcessPoolRunner(QueueFed):
             w.request(("attach", self.shm.name, array.shape, array.dtype.str), START_TIMEOUT_S)
 
     def samples_unloaded(self) -> None:
+        super().samples_unloaded()
         self.row_of = {}
 
     def _release_shm(self) -> None:
@@ -146,21 +149,29 @@ class ProcessPoolRunner(QueueFed):
             self.shm = None
 
     def _dispatch(self, w: _Worker) -> None:
-        take = self.queue.take
+        """Send `w` batches until the queue closes; a batch that fails fails the pass, a dead worker the run."""
+        take = self.queue.next_batch
         while (batch := take()) is not None:
-            ids, indices = batch
+            ids, indices, generation = batch
             try:
                 rows = np.fromiter((self.row_of[i] for i in indices), dtype=np.int64, count=len(indices))
+            except KeyError as e:  # samples not loaded (a batch of a pass whose samples were unloaded)
+                self._fail_batch(ids, SUTError(f"sample {e.args[0]} is not loaded"), generation)
+                continue
+            try:
                 reply = w.request(("batch", rows))
             except BaseException as e:  # noqa: BLE001 - a dead worker fails the run, naming the samples
-                self.failed = True
-                self.completer.fail(ids, e)
+                self._instance_lost(ids, e)
                 return
             if reply[0] == "ok":
-                self.completer.complete(ids, reply[1])
+                self._complete(ids, reply[1], generation)
             else:
-                self.failed = True
-                self.completer.fail(ids, SUTError(f"worker process {w.k}: {reply[1]}"))
+                self._fail_batch(ids, SUTError(f"worker process {w.k}: {reply[1]}"), generation)
+
+    def _instance_lost(self, ids: Sequence[int], error: BaseException) -> None:
+        """A worker process died: whatever pass its batch was of, the runner is short of an instance now."""
+        with self._gate:
+            self._fail_locked(ids, error)
 
     def stop(self) -> None:
         self.queue.close()

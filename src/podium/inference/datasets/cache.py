@@ -4,7 +4,7 @@ The cache never lives in the current directory (the official `Imagenet` class de
 reference/inference_suite.md §2.1). Root, first that is set: the `cache_dir` argument, `$PODIUM_CACHE_DIR`,
 `$XDG_CACHE_HOME/podium`, `~/.cache/podium`. Entries sit under `<root>/datasets/<dataset name>/` and are keyed by
 the preprocessing version and a fingerprint of the source, so that a changed source or a changed preprocessing
-never reads a stale entry. Entries are `.npy` files (memory-mappable), written to a temp file then `os.replace`d,
+never reads a stale entry. Entries are `.npy` files (memory-mappable), written with `podium.core.files.atomic_write`,
 so that a crash or a concurrent writer leaves either no entry or a whole one.
 """
 
@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from podium.core.errors import ConfigError
+from podium.core.errors import ConfigError, OutputError
+from podium.core.files import atomic_write
 
 # Sources up to this size are fingerprinted by content; larger ones by path, size and modification time.
 CONTENT_HASH_MAX_BYTES = 16 * 1024 * 1024
@@ -62,20 +62,14 @@ def stat_key(path: Path, *extra: str) -> str:
 
 
 def save_npy_atomic(path: Path, array: np.ndarray) -> None:
-    """Write `array` to `path` as .npy so that readers only ever see a complete file."""
+    """Write `array` to `path` as .npy so that readers only ever see a complete file (and no temp file is left
+    when the write fails); an unwritable cache is a ConfigError naming the folder and what to do."""
+    data = np.ascontiguousarray(array)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as e:
-        raise ConfigError(f"cannot write the preprocessing cache ({e.strerror}); choose another cache "
-                          f"directory with $PODIUM_CACHE_DIR", path=str(path.parent)) from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, np.ascontiguousarray(array), allow_pickle=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        atomic_write(path, lambda f: np.save(f, data, allow_pickle=False), durable=False)  # recomputable
+    except OutputError as e:
+        raise ConfigError(f"{e}; choose another cache directory with $PODIUM_CACHE_DIR",
+                          path=str(path.parent)) from e
 
 
 def load_npy(path: Path, *, mmap: bool = False) -> np.ndarray | None:
