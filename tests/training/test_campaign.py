@@ -63,13 +63,17 @@ def test_an_exception_in_a_run_is_recorded_and_shown(run_campaign):
 
 def test_ctrl_c_keeps_finished_runs_and_marks_the_current_one_aborted(tmp_path):
     campaign = Campaign(scripted_resnet({1: (Fault.INTERRUPT, 3)}), quick_config(tmp_path))
-    with pytest.raises(RunAborted, match="interrupted during run 2/3"):
+    with pytest.raises(RunAborted, match=r"interrupted \(Ctrl-C\) during run 2/3"):
         campaign.run()
     result = campaign.result
     assert result.interrupted and [r.status for r in result.records] == [RunStatus.SUCCESS, RunStatus.ABORTED]
+    assert (tmp_path / ".podium" / "partial") in result.layout.results_dir.parents   # kept, not published
     assert _keys(result.layout.result_log(1))[-1]["metadata"]["status"] == "aborted"
     saved = json.loads(result.layout.campaign_record.read_text())
-    assert saved["interrupted"] and len(saved["runs"]) == 2 and saved["schema_version"] == 1
+    assert saved["interrupted"] and saved["status"] == "aborted" and saved["stop_signal"] == "SIGINT"
+    assert len(saved["runs"]) == 2 and saved["schema_version"] == 2
+    assert saved["runs"][0]["log_path"] == str(result.layout.result_log(0))
+    assert not (tmp_path / "results").exists()
 
 
 def test_budget_exhausted_is_aborted_and_two_failures_invalidate(run_campaign):

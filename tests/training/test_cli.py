@@ -45,9 +45,10 @@ def test_ctrl_c_keeps_finished_runs_and_exits_non_zero(capsys, tmp_path):
     code = main(["train", "test-interrupted-resnet", "--runs", "3", "--out", str(tmp_path), "--no-check"])
     captured = capsys.readouterr()
     assert code == 130
-    assert "interrupted during run 2/3" in captured.err
+    assert "interrupted (Ctrl-C) during run 2/3; 1 finished run(s)" in captured.err
     assert "interrupted (Ctrl-C)" in captured.out       # the table shows the aborted run
-    assert (tmp_path / "results" / "cpu" / "resnet" / "result_0.txt").exists()
+    kept = list((tmp_path / ".podium" / "partial").glob("*/results/cpu/resnet/result_0.txt"))
+    assert len(kept) == 1 and not (tmp_path / "results" / "cpu" / "resnet").exists()
 
 
 def test_a_malformed_override_is_a_one_line_error(tmp_path, capsys):

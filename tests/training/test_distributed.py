@@ -1,4 +1,4 @@
-"""`podium train --nproc 2`: two ranks under torchrun (gloo on CPU), one log per run written by rank 0, the
+"""`podium train --nproc 2`: two ranks started by podium (gloo on CPU), one log per run written by rank 0, the
 global batch size = per-rank batch x world size x accumulation steps, logs accepted by the checker."""
 
 from __future__ import annotations
@@ -12,15 +12,13 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("sklearn")
 
-from podium.training.distributed import Rendezvous, torchrun_argv  # noqa: E402
+from podium.training.distributed import Rendezvous  # noqa: E402
 
 
-def test_torchrun_command_for_one_and_many_nodes():
-    one = torchrun_argv(2, ["train", "digits"])
-    assert one[1:5] == ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node"]
-    many = Rendezvous(nnodes=2, node_rank=1, endpoint="node0:29500").torchrun_options()
-    assert many == ["--nnodes", "2", "--node-rank", "1", "--rdzv-backend", "c10d",
-                    "--rdzv-endpoint", "node0:29500", "--rdzv-id", "podium"]
+def test_where_node_0_listens_for_one_and_many_nodes():
+    assert Rendezvous().address() == ("127.0.0.1", 0)                  # one node: loopback, a free port
+    assert Rendezvous(nnodes=2, node_rank=1, endpoint="node0:29500").address() == ("node0", 29500)
+    assert Rendezvous(nnodes=2, endpoint="[fd00::1]:29500").address() == ("fd00::1", 29500)
 
 
 def test_two_processes_train_digits_to_target(tmp_path):

@@ -9,31 +9,36 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from podium.cli.arguments import nonnegative_int, positive_int
 from podium.core.errors import ConfigError, RunAborted
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a workload to its target, N runs, olympic score")
     p.add_argument("workload", help="a workload name (see `podium list workloads`)")
-    p.add_argument("--runs", type=int, help="number of runs (default: MLPerf's count for the benchmark)")
+    p.add_argument("--runs", type=positive_int, help="number of runs (default: MLPerf's count for the benchmark)")
     p.add_argument("--division", default="closed", choices=["closed", "open"])
     p.add_argument("--precision", choices=["fp32", "bf16", "fp16"], help="default: the recipe's")
-    p.add_argument("--seed", type=int, help="seed of run 1; run i uses seed + i - 1 (default: random)")
+    p.add_argument("--seed", type=nonnegative_int, help="seed of run 1; run i uses seed + i - 1 (default: random)")
     p.add_argument("--out", default="podium-out/training", help="output folder (MLPerf results layout)")
     p.add_argument("--system", default="cpu", help="system name in results/<system>/ and the log")
+    p.add_argument("--org", default="Podium",
+                   help="submitting organization: submission_org in the logs, submitter in systems/ (default: Podium)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a hyperparameter (closed division: only tunable ones)")
-    p.add_argument("--batch-size", type=int, help="per-rank batch size")
+    p.add_argument("--batch-size", type=positive_int, help="per-rank batch size")
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
     p.add_argument("--device", default="auto", help="torch device for one process (default: cuda if present)")
-    p.add_argument("--threads", type=int, help="torch intra-op threads per process (default: torch's)")
+    p.add_argument("--threads", type=positive_int, help="torch intra-op threads per process (default: torch's)")
     p.add_argument("--no-check", action="store_true", help="skip the official compliance checker")
     p.add_argument("--no-models", action="store_true", help="do not keep trained models")
-    g = p.add_argument_group("distributed (torchrun)")
-    g.add_argument("--nproc", type=int, default=1, help="processes (ranks) on this node")
-    g.add_argument("--nnodes", type=int, default=1)
-    g.add_argument("--node-rank", type=int, default=0)
-    g.add_argument("--rdzv-endpoint", help="HOST:PORT of the rendezvous, for multi-node runs")
+    g = p.add_argument_group("distributed (one process per rank, DDP)")
+    g.add_argument("--nproc", type=positive_int, default=1, help="processes (ranks) on this node")
+    g.add_argument("--nnodes", type=positive_int, default=1,
+                   help="nodes, each running this command with its --node-rank")
+    g.add_argument("--node-rank", type=nonnegative_int, default=0, help="this node's index, 0 .. nnodes - 1")
+    g.add_argument("--rdzv-endpoint", help="HOST:PORT where node 0 listens for the ranks (multi-node runs); "
+                                           "one node listens on 127.0.0.1 only")
     p.set_defaults(func=cmd_train)
 
 
@@ -51,29 +56,66 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
     return out
 
 
+def check_options(args: argparse.Namespace) -> None:
+    """What the argument types cannot see alone, refused in one line naming the option before anything runs
+    (the numbers themselves are refused by argparse: `--runs 0` used to mean the default count)."""
+    from podium.training.distributed import parse_endpoint
+
+    if args.node_rank >= args.nnodes:
+        raise ConfigError(f"--node-rank must be below --nnodes ({args.nnodes}), got {args.node_rank}")
+    if args.rdzv_endpoint is not None:
+        parse_endpoint(args.rdzv_endpoint)
+    elif args.nnodes > 1:
+        raise ConfigError("--nnodes > 1 needs --rdzv-endpoint HOST:PORT (where node 0 listens)")
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from podium.training import distributed
 
-    if (args.nproc > 1 or args.nnodes > 1) and not distributed.in_worker():
+    check_options(args)
+    if distributed.in_worker():
+        return _train_as_rank(args)
+    if args.nproc > 1 or args.nnodes > 1:
         return _launch(args)
     return _train_here(args)
 
 
 def _launch(args: argparse.Namespace) -> int:
-    """Re-run this command as --nproc ranks under torchrun, with one seed chosen here for all ranks."""
+    """Run this command as --nproc ranks on this node, with one seed chosen here (rank 0's wins across nodes)."""
     import secrets
 
     from podium.training import distributed
+    from podium.training.campaign import Distribution, plan_specs
+    from podium.workloads import WORKLOADS
 
     seed = args.seed if args.seed is not None else secrets.randbelow(2**30)
+    # Settings are refused here, once, rather than by every rank after torch has started.
+    plan_specs(WORKLOADS.get(args.workload), campaign_config(args, seed, "cpu"), Distribution())
     rdzv = distributed.Rendezvous(nnodes=args.nnodes, node_rank=args.node_rank, endpoint=args.rdzv_endpoint)
     return distributed.launch(args.nproc, worker_argv(args, seed), rdzv)
 
 
+def _train_as_rank(args: argparse.Namespace) -> int:
+    """One rank under `podium train --nproc N`. Exit 0 or 1 means the campaign ran (score valid or not); an
+    unexpected error keeps its traceback but exits 2, so that the launcher never takes it for a finished
+    campaign (Python exits 1 on an uncaught exception)."""
+    import traceback
+
+    from podium.core.errors import PodiumError
+
+    try:
+        return _train_here(args)
+    except (PodiumError, KeyboardInterrupt):
+        raise
+    except Exception:
+        traceback.print_exc()
+        return 2
+
+
 def worker_argv(args: argparse.Namespace, seed: int) -> list[str]:
-    """The `podium train ...` arguments each rank runs with (rendezvous options stay with torchrun)."""
+    """The `podium train ...` arguments each rank runs with (the launcher keeps --nproc and the rendezvous)."""
     argv = ["train", args.workload, "--division", args.division, "--seed", str(seed), "--out", args.out,
-            "--system", args.system, "--device", args.device]   # no --nproc: torchrun would take it
+            "--system", args.system, "--org", args.org, "--device", args.device]
     for flag, value in (("--runs", args.runs), ("--precision", args.precision), ("--batch-size", args.batch_size),
                         ("--threads", args.threads)):
         if value is not None:
@@ -85,11 +127,23 @@ def worker_argv(args: argparse.Namespace, seed: int) -> list[str]:
     return argv
 
 
+def campaign_config(args: argparse.Namespace, seed: int | None, device: str) -> Any:
+    """The CampaignConfig these options ask for."""
+    from podium.training.campaign import CampaignConfig
+    from podium.workloads.base import Division, Precision
+
+    return CampaignConfig(
+        runs=args.runs, division=Division.parse(args.division),
+        precision=Precision.parse(args.precision) if args.precision else None, seed=seed,
+        out=Path(args.out), system=args.system, org=args.org, overrides=parse_overrides(args.set),
+        per_rank_batch_size=args.batch_size, compile=args.compile, device=device,
+        check_compliance=not args.no_check, save_models=not args.no_models)
+
+
 def _train_here(args: argparse.Namespace) -> int:
     from podium.training import Campaign, distributed
-    from podium.training.campaign import CampaignConfig, Distribution
+    from podium.training.campaign import Distribution
     from podium.workloads import WORKLOADS
-    from podium.workloads.base import Division, Precision
 
     workload = WORKLOADS.get(args.workload)
     if args.threads:
@@ -97,12 +151,8 @@ def _train_here(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(args.threads)
     dist, device = (distributed.join() if distributed.in_worker() else (Distribution(), _device(args.device)))
-    config = CampaignConfig(
-        runs=args.runs, division=Division.parse(args.division),
-        precision=Precision.parse(args.precision) if args.precision else None, seed=args.seed,
-        out=Path(args.out), system=args.system, overrides=parse_overrides(args.set),
-        per_rank_batch_size=args.batch_size, compile=args.compile, device=device,
-        check_compliance=not args.no_check, save_models=not args.no_models)
+    seed = distributed.agree(args.seed) if distributed.in_worker() else args.seed
+    config = campaign_config(args, seed, device)
     display = ProgressDisplay(workload, enabled=dist.rank == 0)
     campaign = Campaign(workload, config, display, dist)   # refuses bad settings here, before any init
     try:
@@ -113,7 +163,7 @@ def _train_here(args: argparse.Namespace) -> int:
         raise
     finally:
         if distributed.in_worker():
-            distributed.leave()
+            distributed.leave(finished=campaign.result is not None and not campaign.result.interrupted)
     display.table(result)
     return 0 if result.submitted_score.valid else 1
 

@@ -162,23 +162,34 @@ class Staged:
 
     def commit(self) -> Path:
         """Replace `final` with the staged folder; the previous contents are removed only after the swap."""
+        from podium.core import signals
+
         previous = self.area / "previous"
         try:
-            ensure_dir(self.final.parent)
-            if self.final.exists():
-                os.rename(self.final, previous)
-            os.rename(self.path, self.final)
+            with signals.deferred():  # never stopped between the two renames
+                ensure_dir(self.final.parent)
+                if self.final.exists():
+                    os.rename(self.final, previous)
+                os.rename(self.path, self.final)
         except OSError as e:
-            if previous.exists() and not self.final.exists():
-                os.rename(previous, self.final)  # undo: the previous result stays in place
+            self._restore(previous)
             raise output_error(e, self.final, "replace") from e
+        except BaseException:
+            self._restore(previous)
+            raise
         self.committed = True
         shutil.rmtree(self.area, ignore_errors=True)
         _prune(self.root / STATE_DIR / "staging")
         return self.final
 
+    def _restore(self, previous: Path) -> None:
+        """Undo a commit cut short: the previous result goes back in place."""
+        if previous.exists() and not self.final.exists():
+            os.rename(previous, self.final)
+
     def abandon(self) -> Path | None:
         """Keep what this run wrote, under partial/, leaving `final` untouched; returns where it went."""
+        self._restore(self.area / "previous")
         if self.committed or not self.path.exists():
             shutil.rmtree(self.area, ignore_errors=True)
             return None

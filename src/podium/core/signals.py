@@ -106,8 +106,31 @@ def handled() -> Iterator[None]:
     finally:
         if _watchdog is not None:  # the command ended in time: its stop was bounded
             _watchdog.cancel()
+        _received = None  # in-process work after this command is not stopped by its signal
         for s, h in previous.items():
             signal.signal(s, h if h is not None else signal.SIG_DFL)
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM for a short critical section (swapping results in) and deliver them after.
+
+    Main thread only (signal handlers live there); elsewhere a no-op.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+    previous = {s: signal.getsignal(s) for s in SIGNALS}
+    for s in SIGNALS:
+        signal.signal(s, lambda signum, frame: pending.append(signum))
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h if h is not None else signal.SIG_DFL)
+        if pending:
+            signal.raise_signal(pending[0])
 
 
 def reset() -> None:
@@ -116,5 +139,5 @@ def reset() -> None:
     _received = None
 
 
-__all__ = ["GRACE_S", "Interrupted", "describe", "exit_code", "handled", "raise_if_received", "received",
+__all__ = ["GRACE_S", "Interrupted", "deferred", "describe", "exit_code", "handled", "raise_if_received", "received",
            "reset", "signum_of"]

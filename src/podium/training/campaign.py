@@ -1,32 +1,40 @@
 """A training campaign: N timed runs with distinct recorded seeds, the checks after each, the olympic score.
 
 Settings are validated before any run starts (closed-division rules refuse a bad hyperparameter before init).
-A failing run ends as aborted and the next one proceeds; Ctrl-C closes the current run as aborted, keeps the
-finished ones, writes the record and raises RunAborted. Only rank 0 writes files.
+A failing run ends as aborted and the next one proceeds. The writer (rank 0) holds the output folder for the
+whole campaign (`outdir.exclusive`: one campaign per folder) and writes the benchmark's results, record and
+models into staging folders that replace the previous ones only when the campaign finishes. Ctrl-C or SIGTERM
+closes the current run as aborted, keeps the finished ones, writes the record marked aborted with the signal
+under `<out>/.podium/partial/`, leaves the previous results as they were and raises RunAborted.
 """
 
 from __future__ import annotations
 
 import secrets
+import signal
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from podium.core.errors import CheckerUnavailable, RunAborted
+from podium.core import outdir, signals
+from podium.core.errors import CheckerUnavailable, ConfigError, RunAborted
+from podium.core.files import atomic_write_json
 from podium.training import compliance
 from podium.training.convergence import ConvergenceVerdict, check_convergence
 from podium.training.log_keys import Submission
 from podium.training.mllog import MLLogWriter
-from podium.training.run_record import CheckVerdict, RunObserver, RunRecord, SilentObserver
+from podium.training.run_record import CheckVerdict, RunObserver, RunRecord, RunStatus, SilentObserver
 from podium.training.scoring import OlympicScore, Window, median_window, runs_required, score_runs
-from podium.training.submission_layout import SubmissionLayout, system_description, write_json_atomic
+from podium.training.submission_layout import StagedLayout, SubmissionLayout, system_description
 from podium.training.timed_run import RunInterrupted, TimedRun
 from podium.workloads.base import Division, Precision, RunSpec, Workload
 
 # campaign.json format history (loaders accept every version):
 #   1: first version (workload, benchmark, ruleset, division, runs[], score, convergence)
-SCHEMA_VERSION = 1
+#   2: `status` ("complete" or "aborted") and `stop_signal` (the signal's name, e.g. "SIGTERM", or null);
+#      a non-finite evaluation value is written as a string ("nan", "inf")
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -72,17 +80,27 @@ class CampaignResult:
     layout: SubmissionLayout
     interrupted: bool = False
     window: Window | None = None     # M > N runs: the median window of N consecutive runs
+    stop_signal: int | None = None   # the signal that stopped the campaign (SIGINT, SIGTERM)
 
     @property
     def submitted_score(self) -> OlympicScore:
         """The score to submit: the median window's with more runs than required, else the olympic score."""
         return self.window.score if self.window is not None else self.score
 
+    def relocated(self, layout: SubmissionLayout) -> CampaignResult:
+        """This result with its files' paths in `layout` (the final folders, or partial/)."""
+        records = tuple(replace(r, log_path=self.layout.moved(r.log_path, layout),
+                                model_files=tuple(self.layout.moved(f, layout) or f for f in r.model_files))
+                        for r in self.records)
+        return replace(self, records=records, layout=layout)
+
     def to_json(self) -> dict[str, Any]:
         conv = self.convergence
+        stop = None if self.stop_signal is None else signal.Signals(self.stop_signal).name
         return {
             "schema_version": SCHEMA_VERSION, "workload": self.workload, "benchmark": self.benchmark,
             "ruleset": self.ruleset, "division": self.division.value, "runs_required": self.runs_required,
+            "status": "aborted" if self.interrupted else "complete", "stop_signal": stop,
             "interrupted": self.interrupted, "runs": [r.to_json() for r in self.records],
             "score": {"minutes": self.score.minutes, "kept_ms": list(self.score.kept_ms),
                       "non_converged": self.score.non_converged, "reason": self.score.reason},
@@ -101,8 +119,20 @@ def seeds_for(config: CampaignConfig, count: int) -> list[int]:
     return [base + i for i in range(count)]
 
 
+def check_config(config: CampaignConfig) -> None:
+    """Refuse impossible numbers before anything runs (`--runs 0` used to mean the default count)."""
+    for name, value, least in (("runs", config.runs, 1), ("per_rank_batch_size", config.per_rank_batch_size, 1),
+                               ("seed", config.seed, 0)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < least):
+            raise ConfigError(f"{name} must be an integer >= {least}, got {value!r}", key=name)
+    for name, text in (("system", config.system), ("org", config.org)):
+        if not text.strip() or "/" in text or text in (".", ".."):
+            raise ConfigError(f"{name} must be a name (not empty, no '/'), got {text!r}", key=name)
+
+
 def plan_specs(workload: Workload, config: CampaignConfig, dist: Distribution) -> list[RunSpec]:
     """One RunSpec per run; raises RuleViolation/ConfigError here, before any init."""
+    check_config(config)
     hyperparameters = workload.recipe.resolve(config.overrides, config.division)
     count = config.runs or runs_required(workload.identity.benchmark, workload.runs)
     return [RunSpec(seed=seed, hyperparameters=hyperparameters,
@@ -129,40 +159,107 @@ class Campaign:
         self.rules_config: Path | None = None
         self.result: CampaignResult | None = None   # set when the campaign ends, also when interrupted
         self._current: TimedRun | None = None
+        self._write = self.layout                   # where files go while the campaign runs (staging)
+        self._running: int | None = None            # index of the run in progress
 
     @property
     def is_writer(self) -> bool:
         return self.dist.rank == 0
 
     def run(self) -> CampaignResult:
+        """Run every spec and score them; the previous results are replaced only if the campaign finishes."""
+        if not self.is_writer:
+            result = self._campaign(self.layout)
+            self.result = result
+            if result.interrupted:
+                raise RunAborted(self._stop_message(result, None), result.stop_signal)
+            return result
+        with outdir.exclusive(self.config.out):
+            stage = StagedLayout(self.layout, models=self.config.save_models)
+            try:
+                result = self._campaign(stage.layout)
+                if not result.interrupted:
+                    return self._commit(result, stage)
+            except BaseException:
+                stage.abandon()     # an unexpected failure: its files are kept, the previous results stay
+                raise
+            raise self._keep(result, stage)
+
+    def _campaign(self, write: SubmissionLayout) -> CampaignResult:
+        """The runs, written into `write`; a stop (Ctrl-C, SIGTERM) ends it with the runs so far."""
+        self._write = write
         self._prepare()
         records: list[RunRecord] = []
-        for spec in self.specs:
+        try:
+            for spec in self.specs:
+                signals.raise_if_received()     # a stop swallowed between runs
+                self._running = spec.run_index
+                self._record(spec, records)
+                self._running = None
+        except KeyboardInterrupt as e:
+            return self._result(records, stop_signal=signals.signum_of(e))
+        return self._result(records)
+
+    def _record(self, spec: RunSpec, records: list[RunRecord]) -> None:
+        """One run, its record appended as soon as it exists, then the untimed work after it."""
+        try:
             self.observer.run_started(spec.run_index, len(self.specs), spec.seed)
-            try:
-                record = self._one(spec)
-            except RunInterrupted as stop:
-                records.append(self._after(spec, stop.record))
-                self.observer.run_finished(records[-1])
-                self._finish(records, interrupted=True)
-                raise RunAborted(f"interrupted during run {spec.run_index + 1}/{len(self.specs)}; "
-                                 f"{len(records) - 1} finished runs kept in {self.layout.out}") from None
-            records.append(self._after(spec, record))
+            record = self._one(spec)
+        except KeyboardInterrupt as stop:   # in the run (closed as aborted), or just before it began
+            record = stop.record if isinstance(stop, RunInterrupted) else RunRecord(
+                spec.run_index, spec.seed, RunStatus.ABORTED, signals.describe(signals.signum_of(stop)))
+            records.append(replace(record, log_path=self._log_path(spec)))
             self.observer.run_finished(records[-1])
-        return self._finish(records)
+            raise
+        records.append(replace(record, log_path=self._log_path(spec)))
+        records[-1] = self._after(spec, records[-1])
+        self.observer.run_finished(records[-1])
+
+    def _commit(self, result: CampaignResult, stage: StagedLayout) -> CampaignResult:
+        """Write the record and swap the new results in for the previous ones."""
+        self.result = result.relocated(self.layout)
+        atomic_write_json(stage.layout.campaign_record, self.result.to_json())
+        with signals.deferred():    # never stop between the two renames of a swap
+            self._write_system_description()
+            stage.commit()
+        return self.result
+
+    def _keep(self, result: CampaignResult, stage: StagedLayout) -> RunAborted:
+        """A stopped campaign: its files and its record, marked aborted, go to partial/; the previous stay."""
+        where = stage.abandon()
+        self.result = result.relocated(where)
+        if where.record_at is not None:
+            atomic_write_json(where.campaign_record, self.result.to_json())
+        return RunAborted(self._stop_message(result, where), result.stop_signal)
+
+    def _stop_message(self, result: CampaignResult, where: SubmissionLayout | None) -> str:
+        total, stopped = len(self.specs), signals.describe(result.stop_signal)
+        runs = len(result.records)
+        at = f"during run {self._running + 1}/{total}" if self._running is not None else f"after run {runs}/{total}"
+        if where is None:
+            return f"{stopped} {at}"
+        finished = sum(1 for r in result.records if r.reason != stopped)
+        kept = where.record_dir if where.record_at is not None else where.results_dir
+        return (f"{stopped} {at}; {finished} finished run(s) and the record are in "
+                f"{_partial_root(kept, self.layout)}; the previous results in {self.layout.out} are unchanged")
 
     def _prepare(self) -> None:
         if not self.is_writer:
             return
-        self.layout.clear_results()
-        desc = system_description(self.config.org, self.config.system, self.config.division,
-                                  ranks_per_node=self.dist.world_size)
-        write_json_atomic(self.layout.system_description, desc)
         if self.config.check_compliance and self.workload.identity.own_rules and compliance.checker_installed():
             self.rules_config = compliance.write_podium_rules(self.workload.identity.ruleset, self.layout.rules_dir)
 
+    def _write_system_description(self) -> None:
+        desc = system_description(self.config.org, self.config.system, self.config.division,
+                                  ranks_per_node=self.dist.world_size)
+        atomic_write_json(self.layout.system_description, desc)
+
+    def _log_path(self, spec: RunSpec) -> str | None:
+        log = self._write.result_log(spec.run_index)
+        return str(log) if self.is_writer and log.exists() else None
+
     def _one(self, spec: RunSpec) -> RunRecord:
-        log = MLLogWriter(self.layout.result_log(spec.run_index), enabled=self.is_writer,
+        log = MLLogWriter(self._write.result_log(spec.run_index), enabled=self.is_writer,
                           root_dir=str(Path(__file__).parents[2]))
         submission = Submission(org=self.config.org, platform=self.config.system, division=self.config.division)
         run = TimedRun(self.workload, spec, submission, log, self.observer, self.dist.barrier)
@@ -173,11 +270,10 @@ class Campaign:
         """Untimed work after run_stop: keep the model, run the compliance checker."""
         if not self.is_writer:
             return record
-        record = replace(record, log_path=str(self.layout.result_log(spec.run_index)))
         if self.config.save_models and record.run_start_ms is not None and self._current is not None:
             program = self._current.program
             if program is not None:
-                files = program.save(self.layout.model_dir(spec.run_index))
+                files = program.save(self._write.model_dir(spec.run_index))
                 record = replace(record, model_files=tuple(str(f) for f in files))
         if self.config.check_compliance and compliance.checker_installed():
             record = replace(record, compliance=self._check(Path(record.log_path or "")))
@@ -189,19 +285,15 @@ class Campaign:
         except CheckerUnavailable as e:
             return CheckVerdict("compliance_checker", False, (str(e),))
 
-    def _finish(self, records: list[RunRecord], interrupted: bool = False) -> CampaignResult:
+    def _result(self, records: list[RunRecord], stop_signal: int | None = None) -> CampaignResult:
         benchmark = self.workload.identity.benchmark
         required = runs_required(benchmark, self.workload.runs)
-        result = CampaignResult(
+        return CampaignResult(
             workload=self.workload.name, benchmark=benchmark, ruleset=self.workload.identity.ruleset,
             division=self.config.division, runs_required=required, records=tuple(records),
-            score=score_runs(records, benchmark), convergence=self._convergence(records), layout=self.layout,
-            interrupted=interrupted,
+            score=score_runs(records, benchmark), convergence=self._convergence(records), layout=self._write,
+            interrupted=stop_signal is not None, stop_signal=stop_signal,
             window=median_window(records, required, benchmark) if len(records) > required else None)
-        if self.is_writer:
-            write_json_atomic(self.layout.campaign_record, result.to_json())
-        self.result = result
-        return result
 
     def _convergence(self, records: list[RunRecord]) -> ConvergenceVerdict | None:
         """The RCP-style check: closed division, a stored reference, and enough runs to drop two."""
@@ -210,3 +302,10 @@ class Campaign:
             return None
         return check_convergence([r.to_converge if r.converged else None for r in records],
                                  reference.to_converge, self.workload.identity.benchmark)
+
+
+def _partial_root(kept: Path, layout: SubmissionLayout) -> Path:
+    """partial/<run id>/ of a folder kept there (or the folder itself, left in staging)."""
+    partial = layout.out / outdir.STATE_DIR / "partial"
+    return next((p for p in kept.parents if p.parent == partial), kept)
+

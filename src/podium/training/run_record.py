@@ -7,6 +7,7 @@ recomputed from the raw values kept here.
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -71,6 +72,9 @@ class RunRecord:
         data = asdict(self)
         data["status"] = self.status.value
         data["duration_ms"] = self.duration_ms
+        for evaluation in data["evaluations"]:   # strict JSON: a diverged metric is written as "nan" / "inf"
+            if not math.isfinite(evaluation["value"]):
+                evaluation["value"] = str(evaluation["value"])
         return data
 
 

@@ -5,18 +5,19 @@
     <out>/podium/<system>/<benchmark>/campaign.json      Podium's record of the campaign (schema_version)
     <out>/models/<system>/<benchmark>/run_<i>/           trained model: model.pt, model.onnx
     <out>/podium/rules/                                  Podium's rule files as given to the checker
+
+A campaign replaces the benchmark's folders (results, record, models) only when it finishes: it writes them
+under `<out>/.podium/staging/` and swaps them in at the end (`podium.core.outdir.Staged`).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import platform
-import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
+from podium.core.outdir import Staged
 from podium.workloads.base import Division
 
 # Fields system_desc_checker requires (mlperf_logging 4.1.68; reference §4.4); empty strings are accepted.
@@ -35,48 +36,123 @@ SYSTEM_FIELDS = (
 
 @dataclass(frozen=True)
 class SubmissionLayout:
-    """Paths of one campaign's files under `out`."""
+    """Paths of one campaign's files under `out`.
+
+    The benchmark's three folders (`results`, `record`, `models`) can be placed elsewhere (`placed`): a
+    campaign writes into staging folders and, if it does not finish, its files end up under partial/.
+    """
 
     out: Path
     system: str
     benchmark: str
+    results_at: Path | None = None
+    record_at: Path | None = None
+    models_at: Path | None = None
 
     def result_log(self, index: int) -> Path:
-        return self.out / "results" / self.system / self.benchmark / f"result_{index}.txt"
+        return self.results_dir / f"result_{index}.txt"
 
     @property
     def results_dir(self) -> Path:
-        return self.out / "results" / self.system / self.benchmark
+        return self.results_at or self.out / "results" / self.system / self.benchmark
+
+    @property
+    def record_dir(self) -> Path:
+        return self.record_at or self.out / "podium" / self.system / self.benchmark
 
     @property
     def campaign_record(self) -> Path:
-        return self.out / "podium" / self.system / self.benchmark / "campaign.json"
+        return self.record_dir / "campaign.json"
 
     @property
     def rules_dir(self) -> Path:
         return self.out / "podium" / "rules"
 
+    @property
+    def models_dir(self) -> Path:
+        return self.models_at or self.out / "models" / self.system / self.benchmark
+
     def model_dir(self, index: int) -> Path:
-        return self.out / "models" / self.system / self.benchmark / f"run_{index}"
+        return self.models_dir / f"run_{index}"
 
     @property
     def system_description(self) -> Path:
         return self.out / "systems" / f"{self.system}.json"
 
-    def clear_results(self) -> None:
-        """Remove earlier result files of this benchmark: the package checker wants exactly N of them."""
-        for old in self.results_dir.glob("result_*.txt"):
-            old.unlink()
+    def benchmark_dirs(self, models: bool = True) -> dict[str, Path]:
+        """The folders holding this benchmark's files, which a campaign replaces as a whole (record last)."""
+        dirs = {"results": self.results_dir, "models": self.models_dir} if models else {"results": self.results_dir}
+        return {**dirs, "record": self.record_dir}
+
+    def placed(self, dirs: dict[str, Path]) -> SubmissionLayout:
+        """This layout with some of `benchmark_dirs` somewhere else."""
+        return replace(self, **{f"{name}_at": Path(path) for name, path in dirs.items()})
+
+    def moved(self, path: str | None, to: SubmissionLayout) -> str | None:
+        """Where `path`, a file in one of this layout's benchmark folders, is in layout `to`."""
+        if path is None:
+            return None
+        for name, here in self.benchmark_dirs().items():
+            if Path(path).is_relative_to(here):
+                return str(to.benchmark_dirs()[name] / Path(path).relative_to(here))
+        return path
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON so that a crash leaves either the old file or the new one (temp file, then os.replace)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, sort_keys=True)
-        f.write("\n")
-    os.replace(tmp, path)
+class StagedLayout:
+    """The benchmark's folders staged under the locked `out` (`outdir.Staged`, one per folder): `commit` swaps
+    them all in; `abandon` gathers them under one `<out>/.podium/partial/<run id>/` and leaves the previous
+    results as they were. `layout` is where the campaign writes meanwhile."""
+
+    def __init__(self, final: SubmissionLayout, models: bool = True) -> None:
+        self.final = final
+        self._stages: dict[str, Staged] = {}
+        try:
+            for name, path in final.benchmark_dirs(models).items():
+                self._stages[name] = Staged(path, final.out)
+        except BaseException:
+            self.abandon()
+            raise
+        self.layout = final.placed({name: st.path for name, st in self._stages.items()})
+
+    def commit(self) -> None:
+        for stage in self._stages.values():
+            stage.commit()
+
+    def abandon(self) -> SubmissionLayout:
+        """Keep the staged files under partial/, in one folder for the campaign; return the layout placed where
+        they are (a folder left unplaced was committed, or not kept)."""
+        where: dict[str, Path] = {}
+        home: Path | None = None
+        for name, stage in self._stages.items():
+            kept = stage.abandon()
+            if kept is None:
+                continue
+            if stage.partial is not None:      # moved to partial/<its run id>/<relative>
+                own = kept.parents[len(stage.relative.parts) - 1]
+                home = home or own
+                kept = _gather(kept, own, home / stage.relative)
+            where[name] = kept                 # else left in staging, where the next run will find it
+        return self.final.placed(where)
+
+
+def _gather(kept: Path, own: Path, target: Path) -> Path:
+    """Move `kept` (below `own`, its partial/<run id>/) to `target`, beside the campaign's other partial
+    folders, and remove what it leaves empty."""
+    if kept == target:
+        return kept
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(kept, target)
+    except OSError:
+        return kept
+    for folder in kept.parents:
+        try:
+            folder.rmdir()
+        except OSError:
+            break
+        if folder == own:
+            break
+    return target
 
 
 def system_description(org: str, system: str, division: Division, nodes: int = 1, ranks_per_node: int = 1,

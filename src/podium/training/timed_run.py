@@ -13,7 +13,9 @@ import math
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NoReturn
 
+from podium.core import signals
 from podium.core.errors import InitBudgetExceeded, NonFiniteLoss
 from podium.training.log_keys import Submission, run_keys, submission_keys
 from podium.training.mllog import MLLogWriter
@@ -22,11 +24,12 @@ from podium.workloads.base import CadenceUnit, Program, RunSpec, Workload
 
 
 class RunInterrupted(KeyboardInterrupt):
-    """Ctrl-C inside a run: the run was closed as aborted and its record travels with the interrupt."""
+    """Ctrl-C or SIGTERM inside a run: the run was closed as aborted; its record and the signal travel with it."""
 
-    def __init__(self, record: RunRecord) -> None:
-        super().__init__("interrupted")
+    def __init__(self, record: RunRecord, signum: int) -> None:
+        super().__init__(signals.describe(signum))
         self.record = record
+        self.signum = signum
 
 
 def clear_caches() -> None:
@@ -55,14 +58,22 @@ class TimedRun:
         """Run to target or budget; failures end the run as aborted and are recorded, never raised."""
         try:
             status, reason = self._timed()
-        except KeyboardInterrupt:
-            raise RunInterrupted(self._close(RunStatus.ABORTED, "interrupted (Ctrl-C)")) from None
+        except KeyboardInterrupt as e:
+            self._interrupted(signals.signum_of(e))
         except (NonFiniteLoss, InitBudgetExceeded) as e:
             status, reason = RunStatus.ABORTED, str(e)
         except Exception as e:     # a failing run must not take the others down; keep its story
+            stop = signals.received()
+            if stop is not None:   # e.g. a peer rank that the same signal stopped: this run was stopped too
+                self._interrupted(stop)
             last = traceback.extract_tb(e.__traceback__)[-1]
             status, reason = RunStatus.ABORTED, f"{type(e).__name__}: {e} ({last.filename}:{last.lineno})"
         return self._close(status, reason)
+
+    def _interrupted(self, signum: int) -> NoReturn:
+        """Close the run as aborted, naming the signal; no barrier: the other ranks may have stopped elsewhere."""
+        record = self._close(RunStatus.ABORTED, signals.describe(signum), sync=False)
+        raise RunInterrupted(record, signum) from None
 
     def _timed(self) -> tuple[RunStatus, str]:
         program = self._init()
@@ -73,8 +84,10 @@ class TimedRun:
             loss = self._train_block(program, first, last)
             if not math.isfinite(loss):
                 raise NonFiniteLoss(f"non-finite training loss {loss} in block ending at {last}")
+            signals.raise_if_received()   # a stop swallowed during the block (see podium.core.signals)
             if self._evaluate(program, first, last):
                 return RunStatus.SUCCESS, "target reached"
+            signals.raise_if_received()
         return RunStatus.ABORTED, f"budget of {self.workload.budget} {self.workload.cadence.unit.value} exhausted"
 
     def _init(self) -> Program:
@@ -111,6 +124,7 @@ class TimedRun:
         self.log.start("block_start", metadata={"first_epoch_num": first, "epoch_count": last - first + 1})
         losses = []
         for epoch in range(first, last + 1):
+            signals.raise_if_received()
             self.log.start("epoch_start", metadata={"epoch_num": epoch})
             losses.append(program.train(self.workload.train_samples))
             self.log.end("epoch_stop", metadata={"epoch_num": epoch})
@@ -129,12 +143,13 @@ class TimedRun:
         self.observer.evaluated(self.spec.run_index, evaluation)
         return self.workload.quality.reached(value)
 
-    def _close(self, status: RunStatus, reason: str) -> RunRecord:
+    def _close(self, status: RunStatus, reason: str, sync: bool = True) -> RunRecord:
         """Log run_stop (if the clock started) and build the record."""
         start_ms = self.log.last_time_ms.get("run_start")
         stop_ms = None
         if start_ms is not None:
-            self.sync()
+            if sync:
+                self.sync()
             stop_ms = self.log.end("run_stop", metadata={"status": status.value})
         self.log.close()
         return RunRecord(index=self.spec.run_index, seed=self.spec.seed, status=status, reason=reason,

@@ -136,11 +136,26 @@ class Recipe:
         unknown = sorted(set(overrides) - set(known))
         if unknown:
             raise ConfigError(f"unknown hyperparameter {unknown[0]!r}; known: {', '.join(sorted(known))}")
+        for name, value in overrides.items():
+            _check_type(known[name], value)
         resolved = {h.name: overrides.get(h.name, h.value) for h in self.hyperparameters}
         if division is Division.CLOSED:
             for h in self.hyperparameters:
                 _check_closed(h, resolved[h.name], resolved)
         return resolved
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_type(h: Hyperparameter, value: Any) -> None:
+    """An override of a numeric hyperparameter must be a finite number (any division): a NaN learning rate or
+    a string where a number belongs would only fail inside every run, after the previous results were gone."""
+    if _is_number(h.value) and not (_is_number(value) and math.isfinite(value)):
+        raise ConfigError(f"hyperparameter {h.name} must be a finite number, got {value!r}", key=h.name)
+    if isinstance(h.value, bool) and not isinstance(value, bool):
+        raise ConfigError(f"hyperparameter {h.name} must be true or false, got {value!r}", key=h.name)
 
 
 def _check_closed(h: Hyperparameter, value: Any, resolved: Mapping[str, Any]) -> None:

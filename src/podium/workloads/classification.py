@@ -14,6 +14,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from podium.core import signals
 from podium.workloads.base import Precision, RunSpec, Workload
 
 
@@ -84,7 +85,12 @@ class ClassificationProgram:
 
     def train(self, samples: int) -> float:
         self.train_model.train()
-        losses = [self._train_step() for _ in range(self._steps_for(samples))]
+        losses = []
+        for _ in range(self._steps_for(samples)):
+            # A Ctrl-C or SIGTERM raised inside one of torch's weakref callbacks is swallowed ("Exception
+            # ignored"); the signal is remembered, so the stop happens here, one step later.
+            signals.raise_if_received()
+            losses.append(self._train_step())
         loss = self.torch.tensor(sum(losses) / max(1, len(losses)), device=self.device)
         if self.spec.world_size > 1:   # a NaN on any rank reaches every rank, so all ranks abort together
             import torch.distributed as dist
