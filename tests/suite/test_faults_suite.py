@@ -91,7 +91,7 @@ def test_podium_run_refuses_an_output_folder_another_run_holds(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == [".podium.lock"]
 
 
-@pytest.mark.parametrize(("argv", "says"), [(["--runs", "0"], "at least 1"),
+@pytest.mark.parametrize(("argv", "says"), [(["--runs", "0"], "must be an integer >= 1"),
                                             (["--org", "../elsewhere"], "cannot be a folder name")])
 def test_podium_run_refuses_arguments_that_cannot_be_right(argv, says, capsys):
     """Fault: --runs 0, an --org with a path in it; argparse refuses, exit 2, before any work."""

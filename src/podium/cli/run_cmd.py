@@ -12,13 +12,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+from podium.cli.arguments import positive_int
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="the tiny suite end to end: train digits, serve it in every scenario, report")
     p.add_argument("--out", type=Path, default=Path("podium-out"), help="where results go (default ./podium-out)")
     p.add_argument("--system", default="local", help="system id: training results/<system>/, and inference "
                    "results/<system>-<backend>/ (a system is one hardware and software configuration)")
-    p.add_argument("--runs", type=_at_least_one, help="training runs (default: the benchmark's MLPerf count)")
+    p.add_argument("--runs", type=positive_int, help="training runs (default: the benchmark's MLPerf count)")
     p.add_argument("--org", default="Podium", type=_org_name,
                    help="submitting organization, logged as submission_org by the training runs and set as "
                    "`submitter` in the system descriptions (default: Podium); `podium submission build` takes "
@@ -26,16 +28,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", action="append", choices=["onnxruntime", "pytorch"],
                    help="serve on this backend (repeat; default: both)")
     p.set_defaults(func=cmd_run)
-
-
-def _at_least_one(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"an integer, not {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"at least 1, not {value}")
-    return value
 
 
 def _org_name(text: str) -> str:
