@@ -10,12 +10,11 @@ took the v6.1 seeds; the v6.0 round's file is the same but for its seeds).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from podium.benchmarks.catalogue import get_round
+from podium.core.files import atomic_write
 from podium.benchmarks.docs import render_docs
 from podium.benchmarks.mlperf_conf import render_mlperf_conf
 
@@ -47,20 +46,12 @@ def main(argv: list[str] | None = None) -> int:
             continue
         stale.append(path)
         if not args.check:
-            _write_atomic(path, text)
+            atomic_write(path, text)
             print(f"wrote {path}")
     if args.check and stale:
         print("stale (run python -m podium.benchmarks.generate):", *map(str, stale), sep="\n  ")
         return 1
     return 0
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 if __name__ == "__main__":

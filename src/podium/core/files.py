@@ -9,6 +9,7 @@ usually 0644), whatever `mkstemp`'s 0600: results are meant to be read by others
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import tempfile
@@ -85,6 +86,15 @@ def atomic_write(path: str | os.PathLike[str], data: bytes | str | Callable[[Any
     return path
 
 
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """The hex sha256 of a file's bytes, read in blocks (models and accuracy logs can be large)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def dumps_json(data: Any, default: Callable[[Any], Any] | None = None) -> str:
     """Strict JSON (no NaN or Infinity: other readers reject them), two-space indent, a final newline."""
     try:
@@ -117,4 +127,4 @@ def _non_finite_keys(data: Any, prefix: str = "") -> str:
     return "non-finite values at " + ", ".join(found[:5]) if found else "values not JSON compliant"
 
 
-__all__ = ["FILE_MODE", "atomic_write", "atomic_write_json", "dumps_json", "ensure_dir", "output_error"]
+__all__ = ["FILE_MODE", "atomic_write", "atomic_write_json", "dumps_json", "ensure_dir", "file_sha256", "output_error"]

@@ -18,7 +18,7 @@ import numpy as np
 
 from podium.core import signals
 from podium.core.errors import PodiumError, RunAborted
-from podium.core.files import ensure_dir, output_error
+from podium.core.files import ensure_dir, file_sha256, output_error
 from podium.inference import record as rec
 from podium.inference.harness import InferenceResult, Plan, settings_for
 from podium.loadgen import logparse
@@ -155,7 +155,7 @@ class Session:
             "status": status, "signal": _signal_name(run.signum),
             "short": spec.short, "valid_for_submission": spec.valid_for_submission,
             "backend": self._backend_info(), "runner": self.runner.describe(),
-            "model": {"path": str(Path(spec.model_path).resolve()), "sha256": rec.file_sha256(spec.model_path)},
+            "model": {"path": str(Path(spec.model_path).resolve()), "sha256": file_sha256(spec.model_path)},
             "dataset": self.dataset.describe(), "response_encoding": p.task.encoding.describe(),
             "settings": _effective_settings(detail), "settings_requested": _requested(settings, spec),
             "result": None if head is None else {

@@ -12,7 +12,6 @@ schema_version history:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import platform
@@ -77,14 +76,6 @@ def latency_shape(latencies_ns: np.ndarray) -> dict[str, Any]:
     return {"latency_quantiles": {"q": list(QUANTILES), "latency_ns": [int(v) for v in q]},
             "latency_histogram": {"edges_ns": [float(e) for e in edges], "counts": [int(c) for c in counts],
                                   "clipped_at_ns": hi}}
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def versions() -> dict[str, str]:

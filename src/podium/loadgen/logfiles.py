@@ -36,6 +36,7 @@ from typing import IO, Any
 import numpy as np
 
 import podium
+from podium.core.files import atomic_write
 from podium.loadgen.settings import EffectiveSettings, LogSettings, Scenario, TestSettings
 
 __all__ = [
@@ -43,7 +44,6 @@ __all__ = [
     "COMPATIBLE_LOADGEN_VERSION",
     "DetailLog",
     "LogPaths",
-    "atomic_write_text",
     "effective_entries",
     "format_value",
     "header_entries",
@@ -452,26 +452,9 @@ def log_paths(settings: LogSettings, test_datetime: str, *, create: bool = True)
     return paths
 
 
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    """Write `text` to `path` so that readers see the old file or the whole new one, never a part.
-    The temporary file is created with mode 0o666 minus the umask, like a plain `open`."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def write_summary(path: str | os.PathLike[str], text: str, *, copy_to_stdout: bool = False) -> None:
     """`mlperf_log_summary.txt`, atomically; optionally echoed (LogOutputSettings.copy_summary_to_stdout)."""
-    atomic_write_text(path, text)
+    atomic_write(path, text)  # readers see the old summary or the whole new one
     if copy_to_stdout:
         sys.stdout.write(text)
 

@@ -44,11 +44,11 @@ from pathlib import Path
 from typing import Any
 
 from podium.core.errors import ConfigError, OutputError, PodiumError
-from podium.core.files import FILE_MODE, atomic_write, dumps_json, ensure_dir, output_error
+from podium.core.files import FILE_MODE, atomic_write, dumps_json, ensure_dir, file_sha256, output_error
 from podium.results import system as sysdesc
 from podium.results.checker.finding import Finding
 from podium.results.checker.tree import (MAX_ACCURACY_LOG_BYTES, UnreadableFile, is_training_dir, read_json,
-                                         read_mllog, sha256_file, subdirs)
+                                         read_mllog, subdirs)
 from podium.results.runs import rcp_scaling
 from podium.workloads.base import Division
 
@@ -119,7 +119,7 @@ def truncate_accuracy_log(acc_dir: Path) -> str | None:
     text = txt.read_text(encoding="utf-8") if txt.is_file() else ""
     if any(line.startswith("hash=") for line in text.splitlines()) and log.stat().st_size < MAX_ACCURACY_LOG_BYTES:
         return None
-    digest = sha256_file(log)
+    digest = file_sha256(log)
     atomic_write(txt, (txt.read_bytes() if txt.is_file() else b"") + f"\nhash={digest}\n".encode())
     atomic_write(log, truncated(log.read_bytes()))
     return digest

@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from podium.core.errors import UnknownNameError
+from podium.core.files import file_sha256
 from podium.results.checker import rounds
 from podium.results.checker.finding import Finding, error, info, warning
 from podium.results.checker.registry import Scope, rule
 from podium.results.checker.tree import (ACCURACY, MAX_ACCURACY_LOG_BYTES, PERFORMANCE, BenchmarkResults,
-                                         ScenarioResult, read_json, sha256_file)
+                                         ScenarioResult, read_json)
 
 PERF_FILES = ("mlperf_log_detail.txt", "mlperf_log_summary.txt")
 ACC_FILES = ("mlperf_log_detail.txt", "mlperf_log_summary.txt", "accuracy.txt", "mlperf_log_accuracy.json")
@@ -279,7 +280,7 @@ def _accuracy_log(result: ScenarioResult, acc_dir: Path) -> Iterator[Finding]:
     if digest is None:
         if result.ctx.package.is_submission or not complete:
             yield error("inference.accuracy_log", txt, "no hash= line for the accuracy log")
-    elif complete and sha256_file(log) != digest:
+    elif complete and file_sha256(log) != digest:
         yield error("inference.accuracy_log", txt, "hash= does not match the sha256 of mlperf_log_accuracy.json")
 
 

@@ -16,7 +16,6 @@ that exists but cannot be parsed raises `UnreadableFile`, which the engine turns
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -80,7 +79,7 @@ def find_packages(root: Path) -> list[Package]:
     found = _packages(root.resolve())
     if not found:
         raise ConfigError(f"no results found: expected systems/ and results/, or closed|open|network/<org>/ "
-                          f"below it", path=str(root))
+                          "below it", path=str(root))
     return found
 
 
@@ -105,15 +104,6 @@ def read_json(path: Path) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as e:
         raise UnreadableFile(path, f"not JSON ({e})") from None
-
-
-def sha256_file(path: Path) -> str:
-    """The hex sha256 of a file's bytes (the `hash=` of accuracy.txt)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 16), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass
