@@ -78,7 +78,7 @@ def find_packages(root: Path) -> list[Package]:
     """Every package under `root` (see the module docstring); ConfigError when there is none."""
     found = _packages(root.resolve())
     if not found:
-        raise ConfigError(f"no results found: expected systems/ and results/, or closed|open|network/<org>/ "
+        raise ConfigError("no results found: expected systems/ and results/, or closed|open|network/<org>/ "
                           "below it", path=str(root))
     return found
 
