@@ -126,8 +126,12 @@ def time_to_train(training: Any) -> str:
         return f"invalid: {score.reason}"
     if conv is not None and not conv.passed:
         return f"invalid: {conv.message}"
-    if conv is not None and conv.scaling_factor > 1:
-        return f"{score.minutes * 60 * conv.scaling_factor:.1f} s (x{conv.scaling_factor:.3f} RCP scaling)"
+    from podium.training.convergence import published_minutes
+
+    published = published_minutes(score.minutes, conv is not None and conv.passed,
+                                  None if conv is None else conv.scaling_factor)
+    if published != score.minutes:
+        return f"{published * 60:.1f} s (x{conv.scaling_factor:.3f} RCP scaling)"
     return f"{score.minutes * 60:.1f} s"
 
 

@@ -239,9 +239,9 @@ def result_table(result: Any, unit: str) -> list[str]:
     if result.convergence is not None:
         c = result.convergence
         lines.append(f"convergence vs reference: {'passed' if c.passed else 'FAILED'} ({c.message})")
-        score = result.submitted_score
-        if c.passed and c.scaling_factor > 1 and score.valid:
-            lines.append(f"time to train as published: {score.minutes * c.scaling_factor:.4f} min (the score "
+        published = result.published_minutes
+        if published is not None and published != result.submitted_score.minutes:
+            lines.append(f"time to train as published: {published:.4f} min (the score "
                          f"times the RCP scaling {c.scaling_factor:.4f}; scaling.json in the submission)")
     lines.append(f"logs: {result.layout.results_dir}")
     return lines

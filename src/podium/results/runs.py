@@ -49,9 +49,11 @@ def _json(path: Path) -> dict[str, Any] | None:
 def rcp_scaling(campaign: Mapping[str, Any] | None) -> float:
     """campaign.json's RCP score scaling: its factor when the runs passed the convergence check faster than
     the reference mean, else 1.0."""
+    from podium.training.convergence import score_scaling
+
     conv = (campaign or {}).get("convergence") or {}
     factor = conv.get("scaling_factor")
-    return float(factor) if conv.get("passed") and _is_number(factor) and factor > 1 else 1.0
+    return score_scaling(conv.get("passed"), factor if _is_number(factor) else None)
 
 
 def int_field(system: Mapping[str, Any], key: str, default: int) -> int:
@@ -301,7 +303,11 @@ def read_training(results_dir: Path, source: Path) -> TrainingResult:
 
 
 def training_target(t: TrainingResult) -> tuple[str, float] | None:
-    """(metric, target) of the campaign's workload, from the workload registry; None when unknown."""
+    """(metric, target) the campaign's runs had to reach: as campaign.json records it (schema 3), else from the
+    workload registry (older records); None when unknown."""
+    recorded = (t.campaign or {}).get("quality_target")
+    if isinstance(recorded, dict) and isinstance(recorded.get("metric"), str) and _is_number(recorded.get("value")):
+        return recorded["metric"], float(recorded["value"])
     name = (t.campaign or {}).get("workload")
     if not name:
         return None

@@ -21,20 +21,23 @@ from podium.core import outdir, signals
 from podium.core.errors import CheckerUnavailable, ConfigError, RunAborted
 from podium.core.files import atomic_write_json
 from podium.training import compliance
-from podium.training.convergence import ConvergenceVerdict, check_convergence
+from podium.training.convergence import ConvergenceVerdict, check_convergence, published_minutes
 from podium.training.log_keys import Submission
 from podium.training.mllog import MLLogWriter
 from podium.training.run_record import CheckVerdict, RunObserver, RunRecord, RunStatus, SilentObserver
 from podium.training.scoring import OlympicScore, Window, median_window, runs_required, score_runs
 from podium.training.submission_layout import StagedLayout, SubmissionLayout, system_description
 from podium.training.timed_run import RunInterrupted, TimedRun
-from podium.workloads.base import Division, Precision, RunSpec, Workload
+from podium.workloads.base import Division, Precision, QualityTarget, RunSpec, Workload
 
 # campaign.json format history (loaders accept every version):
 #   1: first version (workload, benchmark, ruleset, division, runs[], score, convergence)
 #   2: `status` ("complete" or "aborted") and `stop_signal` (the signal's name, e.g. "SIGTERM", or null);
 #      a non-finite evaluation value is written as a string ("nan", "inf")
-SCHEMA_VERSION = 2
+#   3: `quality_target` ({metric, value, direction}: what the runs had to reach, so readers need not look the
+#      workload up in a registry that may have changed) and `published_minutes` (the submitted score times
+#      the RCP scaling, `convergence.score_scaling`)
+SCHEMA_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,14 @@ class CampaignResult:
     interrupted: bool = False
     window: Window | None = None     # M > N runs: the median window of N consecutive runs
     stop_signal: int | None = None   # the signal that stopped the campaign (SIGINT, SIGTERM)
+    quality: QualityTarget | None = None  # the target every run had to reach
+
+    @property
+    def published_minutes(self) -> float | None:
+        """The submitted score times the RCP scaling (None when there is no valid score)."""
+        conv = self.convergence
+        return published_minutes(self.submitted_score.minutes, conv is not None and conv.passed,
+                                 None if conv is None else conv.scaling_factor)
 
     @property
     def submitted_score(self) -> OlympicScore:
@@ -102,6 +113,10 @@ class CampaignResult:
             "ruleset": self.ruleset, "division": self.division.value, "runs_required": self.runs_required,
             "status": "aborted" if self.interrupted else "complete", "stop_signal": stop,
             "interrupted": self.interrupted, "runs": [r.to_json() for r in self.records],
+            "quality_target": None if self.quality is None else {
+                "metric": self.quality.metric, "value": self.quality.target,
+                "direction": self.quality.direction.value},
+            "published_minutes": self.published_minutes,
             "score": {"minutes": self.score.minutes, "kept_ms": list(self.score.kept_ms),
                       "non_converged": self.score.non_converged, "reason": self.score.reason},
             "median_window": None if self.window is None else {
@@ -292,7 +307,7 @@ class Campaign:
             workload=self.workload.name, benchmark=benchmark, ruleset=self.workload.identity.ruleset,
             division=self.config.division, runs_required=required, records=tuple(records),
             score=score_runs(records, benchmark), convergence=self._convergence(records), layout=self._write,
-            interrupted=stop_signal is not None, stop_signal=stop_signal,
+            interrupted=stop_signal is not None, stop_signal=stop_signal, quality=self.workload.quality,
             window=median_window(records, required, benchmark) if len(records) > required else None)
 
     def _convergence(self, records: list[RunRecord]) -> ConvergenceVerdict | None:

@@ -44,6 +44,20 @@ class ConvergenceVerdict:
     message: str
 
 
+def score_scaling(passed: bool | None, scaling_factor: float | None) -> float:
+    """The factor a published time to train carries (training rules §RCP): the verdict's scaling when the runs
+    passed the check faster than the reference mean, else 1. The one place this rule is written: `podium train`,
+    `podium run`, the tables and the submission's scaling.json all call it."""
+    number = isinstance(scaling_factor, (int, float)) and not isinstance(scaling_factor, bool)
+    return float(scaling_factor) if passed and number and scaling_factor > 1 else 1.0
+
+
+def published_minutes(score_minutes: float | None, passed: bool | None, scaling_factor: float | None
+                      ) -> float | None:
+    """The time to train as published: the olympic minutes times `score_scaling` (None without a score)."""
+    return None if score_minutes is None else score_minutes * score_scaling(passed, scaling_factor)
+
+
 def _olympic_mean(values: Sequence[float], drop: int) -> float:
     ordered = sorted(values)
     return statistics.fmean(ordered[drop:len(ordered) - drop])
