@@ -155,7 +155,8 @@ def podium_header(name: str, off: logparse.DetailLogContents) -> list[str]:
     _, _, total, perf, _ = RUNS[name]
     out = io.StringIO()
     log = logfiles.DetailLog(out, origin_ns=0, clock=lambda: 0)
-    logfiles.write_header(log, derive(podium_settings(name), perf, total, checked=False), test_datetime=off["test_datetime"],
+    eff = derive(podium_settings(name), perf, total, checked=False)
+    logfiles.write_header(log, eff, test_datetime=off["test_datetime"],
                           sut_name="PySUT", get_sut_name_duration_ns=off["get_sut_name_duration_ns"],
                           qsl_name="PyQSL", qsl_reported_total_count=total, qsl_reported_performance_count=perf)
     return out.getvalue().splitlines()

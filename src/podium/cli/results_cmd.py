@@ -17,8 +17,8 @@ if TYPE_CHECKING:
     from podium.results.tables import Results
 
 COMPARE_HELP = (
-    "--compare A B: compare A against B (\"A is N x B\": A/B for throughput, B/A for latency and time to train, geometric mean "
-    "over the benchmark-scenarios valid in both). A and B are configuration labels as printed in the "
+    "--compare A B: compare A against B (\"A is N x B\": A/B for throughput, B/A for latency and time to train, "
+    "geometric mean over the benchmark-scenarios valid in both). A and B are configuration labels as printed in the "
     "Configuration column (<system>/<backend>/<runner>(settings)), directories (every result under one), "
     "system ids, or a part of a label that names one configuration. Without A B: each DIR against the first "
     "when several DIRs are given, else each configuration against the first one that ran the same "

@@ -23,7 +23,26 @@ _HOME = {
     "TestSettings": "settings",
 }
 
-__all__ = sorted(_HOME)
+__all__ = [
+    "EffectiveSettings",
+    "LogSettings",
+    "Mode",
+    "NullQSL",
+    "NullSUT",
+    "PerformanceSummary",
+    "RunOptions",
+    "RunResult",
+    "SampleLibrary",
+    "Scenario",
+    "SystemUnderTest",
+    "TestSettings",
+    "complete",
+    "completion_bound_s",
+    "fail",
+    "first_token",
+    "progress",
+    "run",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -428,7 +428,10 @@ class IssuePass:
         else:
             scheduled = issued.copy()  # SingleStream/MultiStream: scheduled when issued
         duplicates, unissued = self._audit(n_samples)
-        arr = lambda a: None if a is None else np.frombuffer(a, dtype=np.int64)[:n_samples].copy()
+
+        def arr(a: array | None) -> np.ndarray | None:
+            return None if a is None else np.frombuffer(a, dtype=np.int64)[:n_samples].copy()
+
         return PassOutcome(start_ns=start, queries_issued=n_q, samples_issued=n_samples,
                            scheduled_ns=scheduled, issued_ns=issued, done_ns=arr(self.done),
                            first_token_ns=arr(self.first_token), n_tokens=arr(self.n_tokens),

@@ -7,9 +7,9 @@ CDF (podium_run.json's latency_histogram / latency_quantiles) and the peak searc
 `build_report(paths)` renders the page; `write_report(paths, out)` writes it atomically; `render(results)` and
 `write(results, out)` do the same from loaded results (`podium run` and `podium report` call them), whose
 unreadable files the page lists at the top, the rest shown all the same. CSS is inline, plots are inline SVG
-drawn by `podium.results.plots`, and the page has no script. Every string from result and system files reaches the page through Jinja2 with autoescape on
-(the plots escape their own text); a Content-Security-Policy also forbids scripts and every fetch, so a string
-that slipped through would neither run nor reach the network.
+drawn by `podium.results.plots`, and the page has no script. Every string from result and system files
+reaches the page through Jinja2 with autoescape on (the plots escape their own text); a Content-Security-Policy
+also forbids scripts and every fetch, so a string that slipped through would neither run nor reach the network.
 """
 
 from __future__ import annotations
