@@ -14,8 +14,18 @@ import ctypes
 import sys
 import time
 from collections.abc import Iterator
+from typing import Protocol
 
 now_ns = time.perf_counter_ns
+
+
+class Clock(Protocol):
+    """What the issue loops read time from (`IssuePass(clock=...)`); the engine's own is this module's
+    `now_ns`/`wait_until`. Tests pass a fake one to check issue times and query order exactly."""
+
+    def now_ns(self) -> int: ...
+
+    def wait_until(self, deadline_ns: int) -> int: ...
 
 # How long before a deadline the waiter stops sleeping and starts spinning: the median wake-up
 # lateness of a sleep with 1 ns timer slack on a 2-core VM is ≈ 5 µs (p99 ≈ 20 µs under load);

@@ -25,7 +25,7 @@ import numpy as np
 
 from podium.core import signals
 from podium.core.errors import SUTError
-from podium.loadgen.clock import fine_timer_slack, now_ns, wait_until
+from podium.loadgen.clock import Clock, fine_timer_slack, now_ns, wait_until
 from podium.loadgen.schedule import QuerySchedule
 from podium.loadgen.settings import EffectiveSettings, Mode, Scenario
 
@@ -72,8 +72,11 @@ class IssuePass:
                  issue: IssueFn, *, accuracy_sink: AccuracySink | None = None,
                  log_mask: np.ndarray | None = None, first_token_sink: Callable | None = None,
                  issue_one: Callable[[int, int], None] | None = None,
-                 prepare: tuple[Callable, Callable] | None = None) -> None:
+                 prepare: tuple[Callable, Callable] | None = None, clock: Clock | None = None) -> None:
         self.settings, self.mode, self.schedule, self.base = settings, mode, schedule, seq_base
+        # Issue and start times come from `clock` (the engine's, or a test's fake one); the bounds on the
+        # waits stay on the real clock: they protect the operator's time, not a measurement.
+        self._now, self._wait_until = (now_ns, wait_until) if clock is None else (clock.now_ns, clock.wait_until)
         self._issue = issue
         # A single-sample query may skip building two one-element lists (SUT adapters offer this).
         self._issue_one = issue_one or (lambda i, x: issue([i], [x]))
@@ -296,7 +299,7 @@ class IssuePass:
         messages: list[tuple[str, str]] = []
         if s.scenario is Scenario.OFFLINE:
             self._prepared = [self._prepare(*self._query_ids(q)) for q in range(self.schedule.query_count)]
-        start = now_ns()
+        start = self._now()
         self.start_ns, self._query_timeout_s = start, completion_timeout_s
         ran_out, n_q = self._issue_all(loop, start, messages)
         n_samples = self._samples_before(n_q)
@@ -461,6 +464,7 @@ class IssuePass:
         min_q, target_ns = s.min_query_count, s.target_duration_ms * 1_000_000
         limits = bool(s.max_query_count or s.max_duration_ms)
         issue, issue_one, issued, base, done = self._issue, self._issue_one, self.issued, self.base, self.done
+        now = self._now
         q = 0
         try:
             for c0 in range(0, n, _CHUNK):
@@ -469,7 +473,7 @@ class IssuePass:
                     b = q * spq
                     if q and (not done[b - 1] if spq == 1 else 0 in done[b - spq:b]):
                         self._wait_query(b - spq, b, q)
-                    t = now_ns()
+                    t = now()
                     issued[q] = t
                     q += 1
                     if spq == 1:
@@ -532,7 +536,7 @@ class IssuePass:
         with the rest of the pre-generated schedule, before the clock starts (see `run`).
         """
         for q, prepared in enumerate(self._prepared):
-            self.issued[q] = now_ns()
+            self.issued[q] = self._now()
             self._n_issued = q + 1
             self._issue_prepared(prepared)
             if self.mode is not Mode.ACCURACY:
@@ -548,7 +552,7 @@ class IssuePass:
         if s.requested.server_coalesce_queries:
             return self._issue_server_coalesced(start, messages, perf)
         checks = perf and bool(s.max_async_queries or s.max_query_count or s.max_duration_ms)
-        issue_one = self._issue_one
+        issue_one, now, wait = self._issue_one, self._now, self._wait_until
         issued, q, base = self.issued, 0, self.base
         try:
             for c0 in range(0, sched.query_count, _CHUNK):
@@ -556,13 +560,13 @@ class IssuePass:
                 deadlines = (sched.scheduled_ns[c0:c0 + _CHUNK] + start).tolist()
                 indices = self._qsl_index[c0:c0 + _CHUNK].tolist()
                 for deadline, index, i in zip(deadlines, indices, range(base + c0, base + c0 + _CHUNK)):
-                    t = now_ns()
+                    t = now()
                     if t < deadline:
                         # A failure the SUT reported ends issuing; checked only when there is time to
                         # spare (and per chunk above), so a saturated loop pays nothing for it.
                         if self.failure is not None:
                             raise _Failed(self.failure)
-                        t = wait_until(deadline)
+                        t = wait(deadline)
                     issued[q] = t
                     q += 1
                     issue_one(i, index)
@@ -591,11 +595,12 @@ class IssuePass:
         sched = self.schedule
         deadlines = sched.scheduled_ns + start
         n, q, issued, base = sched.query_count, 0, self.issued, self.base
+        now, wait = self._now, self._wait_until
         while q < n:
-            t = now_ns()
+            t = now()
             self._raise_if_failed()
             if t < deadlines[q]:
-                t = wait_until(int(deadlines[q]))
+                t = wait(int(deadlines[q]))
             last = int(np.searchsorted(deadlines, t, side="right"))  # every query due by now
             last = max(last, q + 1)
             for k in range(q, last):
