@@ -17,6 +17,7 @@ from typing import Any
 
 from podium.core.errors import ConfigError
 from podium.core.files import output_error
+from podium.inference.plan import settings_for
 from podium.inference.record import write_json
 from podium.loadgen import logparse
 from podium.loadgen.settings import Mode, Scenario
@@ -47,7 +48,6 @@ def _loadgen(session: Any, records: list, peak_dir: Path) -> dict[str, Any]:
 
 
 def _bisect(session: Any, records: list, peak_dir: Path) -> dict[str, Any]:
-    from podium.inference.harness import settings_for
 
     base = settings_for(session.plan, Mode.PERFORMANCE)
     steps: list[dict[str, Any]] = []

@@ -20,7 +20,7 @@ from podium.core import signals
 from podium.core.errors import PodiumError, RunAborted
 from podium.core.files import ensure_dir, file_sha256, output_error
 from podium.inference import record as rec
-from podium.inference.harness import InferenceResult, Plan, settings_for
+from podium.inference.plan import InferenceResult, Plan, settings_for
 from podium.loadgen import logparse
 from podium.loadgen.settings import LogSettings, Mode, Scenario, TestSettings
 

@@ -1,0 +1,263 @@
+"""What one inference run is to do, resolved and checked before anything loads: the spec, the plan, the settings.
+
+`plan(spec)` resolves the benchmark in the registry of its round and checks the model, dataset, config files and
+numbers; `settings_for(plan, mode)` gives the LoadGen settings (the round's mlperf.conf, then user.conf, then
+the command line's overrides), and `render_user_conf` the user.conf published with the results. Nothing here
+loads a model or runs a test (`podium.inference.harness` does); `phases` and `peak` build on this module, and
+the harness on them, so the imports point one way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from podium.core.errors import ConfigError
+from podium.core.files import atomic_write
+from podium.inference.backends import BackendOptions
+from podium.inference.runners import ModelSpec, RunnerConfig
+from podium.loadgen.settings import Mode, Scenario, TestSettings
+
+# --short: a quick look, marked not valid for submission.
+# The query counts are the smallest early stopping can pass (p90: 44, p99: 459 queries) with a margin, so a
+# quick look can still show VALID at its percentile.
+SHORT_MIN_DURATION_MS = 1000
+SHORT_EXPECTED_NS = 20_000
+SHORT_MIN_QUERY_COUNT = {Scenario.SINGLE_STREAM: 100, Scenario.MULTI_STREAM: 662, Scenario.SERVER: 662,
+                         Scenario.OFFLINE: 1024}
+
+
+@dataclass(frozen=True)
+class InferenceSpec:
+    """What to run: benchmark, scenario, mode, model, backend and runner, rules and where the files go."""
+
+    benchmark: str
+    scenario: Scenario
+    model_path: Path
+    mode: Mode = Mode.PERFORMANCE
+    round: str | None = None  # default: the latest round that has the benchmark
+    backend: str = "onnxruntime"
+    options: BackendOptions = field(default_factory=BackendOptions)
+    runner: RunnerConfig | None = None  # default: inline for SingleStream, a thread pool otherwise
+    dataset_path: Path | None = None
+    dataset_count: int | None = None  # only the first N samples (a quick look; not valid for submission)
+    user_conf: Path | None = None
+    short: bool = False
+    out: Path = Path("podium-out")
+    system_id: str = "local"
+    engine: str = "podium"  # or "official" (mlcommons-loadgen)
+    target_qps: float | None = None  # Server target / Offline expected QPS, as user.conf would set them
+    reference_accuracy: float | None = None  # for benchmarks whose FP32 reference is measured at run time
+    accuracy_target: str = "99"  # which of the benchmark's targets ("99", "99.9")
+    peak: str = "loadgen"  # find-peak method: the engine's FindPeakPerformance, or Podium's "bisect"
+    cache_dir: Path | None = None
+    progress: bool | None = None  # live progress lines; None: when stderr is a terminal
+    # How long the engine waits for the last completions; None: derived by the engine from the run's
+    # expected length (Offline: the whole query), so that no full-length run is cut short.
+    completion_timeout_s: float | None = None
+    audit_config: Path | None = None  # an audit.config applied on purpose (never one found in the cwd)
+
+    def __post_init__(self) -> None:
+        _check_number("dataset_count", self.dataset_count, integer=True, positive=True)
+        _check_number("target_qps", self.target_qps, positive=True)
+        _check_number("reference_accuracy", self.reference_accuracy)
+        _check_number("completion_timeout_s", self.completion_timeout_s, positive=True)
+
+    @property
+    def valid_for_submission(self) -> bool:
+        return not self.short and self.dataset_count is None
+
+
+def _check_number(name: str, value: Any, *, integer: bool = False, positive: bool = False) -> None:
+    """A ConfigError naming `name` unless `value` is None or a number of the kind asked (never NaN or infinite:
+    such a value used to run and then break the record)."""
+    if value is None:
+        return
+    number = isinstance(value, int if integer else (int, float)) and not isinstance(value, bool)
+    ok = number and (integer or math.isfinite(value)) and (not positive or value > 0)
+    if not ok:
+        kind = ("an integer" if integer else "a finite number") + (" > 0" if positive else "")
+        raise ConfigError(f"{name} must be {kind}, not {value!r}", key=name)
+
+
+@dataclass
+class InferenceResult:
+    """The records of the runs made (podium_run.json contents) and where the scenario's files are."""
+
+    scenario_dir: Path
+    records: list[dict[str, Any]]
+    peak: dict[str, Any] | None = None
+    kept_in: Path | None = None  # a run that failed: where its files are (scenario_dir keeps the previous ones)
+
+    @property
+    def ok(self) -> bool:
+        """Every run valid (accuracy runs: accuracy met) and nothing failed."""
+        return bool(self.records) and all(_record_ok(r) for r in self.records)
+
+    @property
+    def failed(self) -> bool:
+        """A test failed (the SUT raised, samples never completed): the run did not finish."""
+        return any(r["errors"] for r in self.records)
+
+    @property
+    def files(self) -> Path:
+        """Where this run's files are."""
+        return self.kept_in or self.scenario_dir
+
+
+def _record_ok(r: dict[str, Any]) -> bool:
+    if r["errors"]:
+        return False
+    if r["mode"] == "accuracy":
+        return bool(r.get("accuracy", {}).get("passed"))
+    return r["result"]["validity"] == "VALID"
+
+
+@dataclass
+class Plan:
+    """A spec resolved against the registry: round, benchmark, task, paths, runner, model."""
+
+    spec: InferenceSpec
+    round: Any
+    bench: Any
+    task: Any
+    scenario_dir: Path
+    conf_path: Path
+    runner: RunnerConfig
+    model: ModelSpec
+    accuracy_target: float | None
+    notes: list[str] = field(default_factory=list)
+    work_dir: Path | None = None  # where this run writes the scenario's files (a staging folder)
+
+    @property
+    def files_dir(self) -> Path:
+        return self.work_dir or self.scenario_dir
+
+
+def default_runner(scenario: Scenario, batch_size: int | None = None, instances: int = 1) -> RunnerConfig:
+    """Inline for SingleStream (one query at a time), a batching thread pool otherwise."""
+    if scenario is Scenario.SINGLE_STREAM and instances == 1:
+        return RunnerConfig("inline", 1 if batch_size is None else batch_size, 0, 1)
+    default_batch = {Scenario.MULTI_STREAM: 8, Scenario.SERVER: 8, Scenario.OFFLINE: 64}.get(scenario, 1)
+    return RunnerConfig("pool", default_batch if batch_size is None else batch_size, 0, instances)
+
+
+def plan(spec: InferenceSpec) -> Plan:
+    """Resolve and check everything that can be checked before a model is loaded."""
+    from podium.benchmarks import find_benchmark, get_round
+    from podium.inference.tasks import TASKS
+
+    task = TASKS.get(spec.benchmark)
+    rnd = get_round(spec.round) if spec.round else None
+    bench = rnd.benchmark(spec.benchmark) if rnd else find_benchmark(spec.benchmark)
+    rnd = rnd or get_round(bench.round_name)
+    if spec.engine not in ("podium", "official"):
+        raise ConfigError(f"unknown engine {spec.engine!r}; expected podium or official")
+    if spec.peak not in ("loadgen", "bisect"):
+        raise ConfigError(f"unknown peak search {spec.peak!r}; expected loadgen or bisect", key="peak")
+    _check_model_file(spec.model_path)
+    for what, path in (("user.conf", spec.user_conf), ("audit.config", spec.audit_config)):
+        if path is not None and not Path(path).is_file():
+            raise ConfigError(f"no such {what} file", path=str(path))
+    if task.needs_dataset_path and spec.dataset_path is None:
+        raise ConfigError(f"benchmark {bench.name} needs --dataset-path (its {task.dataset} dataset is not "
+                          "shipped with Podium)")
+    sdir = spec.out / "results" / spec.system_id / bench.name / spec.scenario.value
+    runner = spec.runner or default_runner(spec.scenario)
+    if spec.engine == "official" and runner.kind == "processes":
+        raise ConfigError("--engine official runs thread or inline runners (the official LoadGen's callbacks "
+                          "are not picklable)")
+    model = ModelSpec(spec.backend, str(spec.model_path), spec.options, task.torch_model, task.postprocess)
+    return Plan(spec, rnd, bench, task, sdir, sdir / "mlperf.conf", runner, model, _accuracy_target(spec, bench))
+
+
+def _check_model_file(path: Path) -> None:
+    if not Path(path).is_file():
+        raise ConfigError(f"model file {path} does not exist", path=str(path))
+    if Path(path).stat().st_size == 0:
+        raise ConfigError(f"model file {path} is empty", path=str(path))
+
+
+def _accuracy_target(spec: InferenceSpec, bench: Any) -> float | None:
+    """The accuracy threshold in the metric's units, at the chosen level ("99", "99.9") of the benchmark's
+    reference: the registry's, or one measured at run time (`spec.reference_accuracy`)."""
+    if spec.reference_accuracy is None and bench.reference_measured_at_run_time:
+        raise ConfigError(f"benchmark {bench.name}'s FP32 reference accuracy is measured at run time: "
+                          "give it with --reference-accuracy (podium run measures it)")
+    return bench.accuracy_threshold(spec.accuracy_target, reference=spec.reference_accuracy)
+
+
+def settings_for(p: Plan, mode: Mode) -> TestSettings:
+    """mlperf.conf of the round, then user.conf, then the harness's own overrides (--target-qps, --short)."""
+    from podium.loadgen.config import ConfType, apply_config
+
+    conf = _mlperf_conf(p)
+    spec, model = p.spec, p.bench.name
+    s = TestSettings(scenario=spec.scenario, mode=mode)
+    if spec.user_conf is not None:
+        s = apply_config(s, spec.user_conf, model, spec.scenario, ConfType.USER, base_conf=conf)
+    else:
+        s = apply_config(s, conf, model, spec.scenario, ConfType.MLPERF)
+    return s.copy(**harness_overrides(spec, s), mode=mode)
+
+
+def _mlperf_conf(p: Plan) -> Path:
+    """The round's mlperf.conf beside this run's files, written once per run."""
+    from podium.benchmarks import render_mlperf_conf
+
+    if not p.conf_path.is_file():
+        atomic_write(p.conf_path, render_mlperf_conf(p.round))
+    return p.conf_path
+
+
+def harness_overrides(spec: InferenceSpec, s: TestSettings) -> dict[str, Any]:
+    """The TestSettings fields the harness sets over the config files: --target-qps, then --short."""
+    out: dict[str, Any] = {}
+    if spec.target_qps is not None:
+        out.update(server_target_qps=spec.target_qps, offline_expected_qps=spec.target_qps)
+    if spec.short:  # expected latencies low enough that a fast SUT does not run out of generated queries
+        out.update(single_stream_expected_latency_ns=min(s.single_stream_expected_latency_ns, SHORT_EXPECTED_NS),
+                   multi_stream_expected_latency_ns=min(s.multi_stream_expected_latency_ns, 8 * SHORT_EXPECTED_NS),
+                   min_duration_ms=min(s.min_duration_ms, SHORT_MIN_DURATION_MS),
+                   min_query_count=min(s.min_query_count, SHORT_MIN_QUERY_COUNT[spec.scenario]))
+    return out
+
+
+# TestSettings field -> (user.conf key, the scenario it belongs to (None: any), divisor from the field's units)
+_CONF_KEYS = {"server_target_qps": ("target_qps", Scenario.SERVER, 1),
+              "offline_expected_qps": ("target_qps", Scenario.OFFLINE, 1),
+              "single_stream_expected_latency_ns": ("target_latency", Scenario.SINGLE_STREAM, 1e6),
+              "multi_stream_expected_latency_ns": ("target_latency", Scenario.MULTI_STREAM, 1e6),
+              "min_duration_ms": ("min_duration", None, 1), "min_query_count": ("min_query_count", None, 1)}
+
+
+def render_user_conf(p: Plan) -> str:
+    """The user.conf published with the results: the one given (if any), then the harness's overrides as
+    user.conf lines, so that the file states every value applied over the round's mlperf.conf."""
+    spec, model = p.spec, p.bench.name
+    lines = [f"# user.conf of this run: applied over the mlperf.conf of round {p.round.name} (beside it)."]
+    if spec.user_conf is not None:
+        lines += [f"# From --user-conf {spec.user_conf}:", Path(spec.user_conf).read_text("utf-8").rstrip("\n")]
+    else:
+        lines.append("# No --user-conf was given.")
+    base = settings_for(dataclasses.replace(p, spec=dataclasses.replace(spec, target_qps=None, short=False)),
+                        Mode.PERFORMANCE)
+    overrides = [(field_name, value) for field_name, value in harness_overrides(spec, base).items()
+                 if _CONF_KEYS[field_name][1] in (None, spec.scenario)]
+    if overrides:
+        lines.append("# From the command line (--target-qps, --short), applied last:")
+    for field_name, value in overrides:
+        key, _, divisor = _CONF_KEYS[field_name]
+        lines.append(f"{model}.{spec.scenario.value}.{key} = {_conf_number(value / divisor)}")
+    return "\n".join(lines) + "\n"
+
+
+def _conf_number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+__all__ = ["InferenceResult", "InferenceSpec", "Plan", "default_runner", "harness_overrides", "plan",
+           "render_user_conf", "settings_for"]
