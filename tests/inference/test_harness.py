@@ -133,3 +133,22 @@ def test_the_same_runner_under_the_official_loadgen(digits_model, cache_dir, tmp
     assert acc["accuracy"]["total"] == 355
     detail = (result.scenario_dir / "performance" / "run_1" / "mlperf_log_detail.txt").read_text()
     assert "podium" not in detail.splitlines()[0]  # written by the official LoadGen
+
+
+def test_the_engine_s_peak_search_reports_the_engine_s_result(digits_model, cache_dir, tmp_path) -> None:
+    """The found peak comes from the engine's result, and agrees with the line its detail log writes."""
+    import re
+
+    from podium.loadgen import logparse
+
+    conf = tmp_path / "user.conf"  # short steps: the search takes about 20 of them
+    conf.write_text("digits.Server.min_duration = 100\ndigits.Server.min_query_count = 100\n")
+    spec = _spec(digits_model["onnx"], tmp_path / "out", Scenario.SERVER, mode=Mode.FIND_PEAK, peak="loadgen",
+                 target_qps=200, runner=default_runner(Scenario.SERVER), user_conf=conf)
+    result = run_inference(spec)
+    peak_dir = result.files / "find_peak"
+    detail = logparse.read_detail(peak_dir / "mlperf_log_detail.txt", strict=False)
+    logged = [float(m.group(1)) for e in detail.entries
+              if (m := re.search(r"Found peak performance field: ([0-9.eE+-]+)", str(e.get("value"))))]
+    assert result.peak["method"] == "loadgen"
+    assert logged and result.peak["peak_qps"] == pytest.approx(logged[-1], rel=1e-5)  # the log rounds it

@@ -32,6 +32,7 @@ class EngineRun:
     latencies_ns: np.ndarray | None = None
     errors: list[str] = field(default_factory=list)
     signum: int | None = None  # set when the test was aborted
+    peak_qps: float | None = None  # FindPeakPerformance's result (native engine)
 
 
 class Library:
@@ -64,6 +65,7 @@ class Session:
         self.completer = make(p.task.encoding)
         self.runner = make_runner(p.model, dataset, self.completer, p.runner)
         self.library = Library(dataset, self.runner)
+        self.last_peak_qps: float | None = None  # the last test's FindPeakPerformance result (native engine)
 
     def __enter__(self) -> Session:
         self.runner.start()  # models load and warm up here, before any test
@@ -95,6 +97,7 @@ class Session:
         late_before = self.runner.late_samples
         started, t0 = rec.now_iso(), time.perf_counter()
         run = self._engine_run(settings, outdir)
+        self.last_peak_qps = run.peak_qps
         record = self._record(mode, outdir, settings, run, started, t0)
         record["late_samples"] = self.runner.late_samples - late_before
         if mode is Mode.ACCURACY and record["status"] == "finished":
@@ -124,7 +127,7 @@ class Session:
             except OSError as e:  # the engine's log files (a full disk, a folder gone read-only)
                 raise output_error(e, e.filename or outdir, "write the LoadGen logs in") from e
         signum = (signals.received() or signal.SIGINT) if r.aborted else None
-        return EngineRun(r.sample_latencies_ns, list(r.errors), signum)
+        return EngineRun(r.sample_latencies_ns, list(r.errors), signum, r.find_peak_qps)
 
     def _official_run(self, settings: TestSettings, outdir: Path) -> EngineRun:
         from podium.inference.official import run_official
