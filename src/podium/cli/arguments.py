@@ -19,6 +19,8 @@ import argparse
 import math
 from collections.abc import Callable
 
+from podium.core.errors import shown
+
 __all__ = [
     "finite_float",
     "float_in",
@@ -29,11 +31,8 @@ __all__ = [
     "positive_int",
 ]
 
-_SHOWN_CHARS = 40
-
-
 def _shown(text: str) -> str:
-    return repr(text) if len(text) <= _SHOWN_CHARS else repr(text[:_SHOWN_CHARS]) + f"... ({len(text):,} characters)"
+    return shown(text, limit=60)
 
 
 def int_in(low: int | None = None, high: int | None = None) -> Callable[[str], int]:

@@ -18,6 +18,15 @@
 from __future__ import annotations
 
 
+def shown(value: object, limit: int = 80) -> str:
+    """How an error message quotes a value it refuses: `repr(value)`, cut to about `limit` characters with
+    the full length said (a 200 MB token must not flood the terminal)."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:max(limit - 20, 10)]}... ({len(text):,} characters)"
+
+
 class PodiumError(Exception):
     """Base of every expected Podium failure."""
 

@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from podium.core.errors import ConfigError
-from podium.loadgen.settings import MODE_BY_NUMBER, Scenario, TestSettings, field_problem, shown
+from podium.core.errors import ConfigError, shown
+from podium.loadgen.settings import MODE_BY_NUMBER, Scenario, TestSettings, field_problem
 
 __all__ = [
     "ConfType",

@@ -109,6 +109,11 @@ class IssuePass:
         self.bad_ids: list[int] = []
         # A failure the SUT reported from any thread (`fail`): ends the waits and fails the pass.
         self.failure: BaseException | None = None
+        # How issuing ended when not normally (see `_cut_short`).
+        self._signum: int | None = None  # the signal that stopped it
+        self._stalled = False  # a query stalled or the SUT reported a failure while issuing
+        self._exc: BaseException | None = None  # issue_query raised
+        self._flush_error: str | None = None  # flush_queries hung or raised
 
     # ---- completions (any thread) -------------------------------------------------------------
 
@@ -340,11 +345,6 @@ class IssuePass:
         return (self._signum is not None or self._stalled or self._exc is not None
                 or self.failure is not None or self._flush_error is not None)
 
-    _signum: int | None = None
-    _stalled = False
-    _exc: BaseException | None = None
-    _flush_error: str | None = None
-
     def _flush(self, flush: Callable[[], None], timeout_s: float, messages: list) -> None:
         """flush_queries in a helper thread, waited for at most `timeout_s`: a SUT stuck in it cannot hang the run."""
         raised: list[BaseException] = []
@@ -564,8 +564,7 @@ class IssuePass:
                     if t < deadline:
                         # A failure the SUT reported ends issuing; checked only when there is time to
                         # spare (and per chunk above), so a saturated loop pays nothing for it.
-                        if self.failure is not None:
-                            raise _Failed(self.failure)
+                        self._raise_if_failed()
                         t = wait(deadline)
                     issued[q] = t
                     q += 1

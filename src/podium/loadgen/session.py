@@ -213,14 +213,14 @@ def run(sut: SystemUnderTest, qsl: SampleLibrary, settings: TestSettings,
         log: LogSettings | None = None, *, options: RunOptions | None = None) -> RunResult:
     """Run one LoadGen test of `sut` over `qsl` (blocking); write the official log files."""
     opts = options or RunOptions()
-    # Settings that cannot run are refused before any log file exists (audit.config overrides are
-    # checked again once applied, inside the test).
-    derive(settings, qsl.performance_sample_count, qsl.total_sample_count)
+    # Settings that cannot run are refused before any log file exists (audit.config and test05 overrides
+    # are derived again once applied, inside the test).
+    eff = derive(settings, qsl.performance_sample_count, qsl.total_sample_count)
     if not ACTIVE.lock.acquire(blocking=False):
         raise PodiumError("a LoadGen test is already running in this process")
     try:
         with Recorder(log or LogSettings(), sut, qsl) as rec:
-            return _Test(sut, qsl, settings, rec, opts).run()
+            return _Test(sut, qsl, settings, rec, opts).run(eff)
     finally:
         ACTIVE.attach(None)
         ACTIVE.lock.release()
@@ -242,9 +242,10 @@ class _Test:
         self.perf_latencies = np.zeros(0, dtype=np.int64)
         self.peak_qps: float | None = None
 
-    def run(self) -> RunResult:
+    def run(self, requested_eff: EffectiveSettings) -> RunResult:
         settings = self._overrides(self.requested)
-        eff = derive(settings, self.qsl.performance_sample_count, self.qsl.total_sample_count)
+        eff = requested_eff if settings is self.requested else \
+            derive(settings, self.qsl.performance_sample_count, self.qsl.total_sample_count)
         self.rec.settings_logged(self.requested, eff)
         try:
             self._run_mode(eff)

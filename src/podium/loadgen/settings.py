@@ -23,7 +23,7 @@ import math
 import numbers
 from dataclasses import dataclass, field
 
-from podium.core.errors import ConfigError
+from podium.core.errors import ConfigError, shown
 
 __all__ = [
     "EffectiveSettings",
@@ -36,7 +36,6 @@ __all__ = [
     "check",
     "derive",
     "field_problem",
-    "shown",
 ]
 
 
@@ -325,7 +324,6 @@ def _g(x: float) -> str:
 
 _U64_MAX = (1 << 64) - 1
 _DURATION_MAX_MS = (2**63 - 1) // 2_000_000  # 2 x min_duration must fit the int64 ns timeline (146 years)
-_SHOWN_CHARS = 80  # a value quoted in an error is cut here: a 200 MB token must not flood the terminal
 
 
 @dataclass(frozen=True)
@@ -376,14 +374,6 @@ _RULES: dict[str, _Rule] = {
     "use_token_latencies": _BOOL, "ttft_latency": _U64, "tpot_latency": _U64, "infer_token_latencies": _BOOL,
     "token_latency_scaling_factor": _U64,
 }
-
-
-def shown(value: object) -> str:
-    """`repr(value)`, cut to ~80 characters: how an error message quotes what it refuses."""
-    text = repr(value)
-    if len(text) <= _SHOWN_CHARS:
-        return text
-    return f"{text[:_SHOWN_CHARS - 20]}... ({len(text):,} characters)"
 
 
 def _problem(rule: _Rule, value: object) -> bool:
