@@ -143,6 +143,7 @@ class Staged:
         self.area = self.root / STATE_DIR / "staging" / self.run_id
         self.path = self.area / "new"
         self.committed = False
+        self.abandoned = False  # set aside: leaving the `with` block does not commit
         self.partial: Path | None = None
         ensure_dir(self.area)
         try:
@@ -189,6 +190,7 @@ class Staged:
 
     def abandon(self) -> Path | None:
         """Keep what this run wrote, under partial/, leaving `final` untouched; returns where it went."""
+        self.abandoned = True
         self._restore(self.area / "previous")
         if self.committed or not self.path.exists():
             shutil.rmtree(self.area, ignore_errors=True)
@@ -204,18 +206,24 @@ class Staged:
         self.partial = dest
         return dest
 
+    def set_aside(self) -> Path | None:
+        """A run that ended without a result to publish (a test failed): `abandon`, and say where the files went."""
+        where = self.abandon()
+        if where is not None:
+            print(f"podium: the previous results in {self.final} are unchanged; this run's files are in {where}",
+                  file=sys.stderr, flush=True)
+        return where
+
     def __enter__(self) -> Staged:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         if exc_type is None:
-            if not self.committed:
+            if not self.committed and not self.abandoned:
                 self.commit()
             return
-        where = self.abandon()
-        if where is not None:
-            print(f"podium: the previous results in {self.final} are unchanged; this run's files are in {where}",
-                  file=sys.stderr, flush=True)
+        if not self.abandoned:
+            self.set_aside()
 
 
 def recover(root: Path) -> list[Path]:

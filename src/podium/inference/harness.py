@@ -48,28 +48,17 @@ def run_inference(spec: InferenceSpec) -> InferenceResult:
             return _run_staged(p, session, dataset)
 
 
-class _Unfinished(Exception):
-    """Leaves the staging block without committing: a test failed (its records and files are kept)."""
-
-    def __init__(self, result: InferenceResult) -> None:
-        self.result = result
-
-
 def _run_staged(p: Plan, session: Any, dataset: Any) -> InferenceResult:
     from podium.core.outdir import Staged
 
-    staged = Staged(p.scenario_dir, p.spec.out, seed=True)
     try:
-        with staged:
+        with Staged(p.scenario_dir, p.spec.out, seed=True) as staged:
             p.work_dir, p.conf_path = staged.path, staged.path / "mlperf.conf"
             _clear_rewritten(p)
             result = session.run_mode()
             _write_scenario_files(p, dataset)
-            if result.failed:
-                raise _Unfinished(result)
-    except _Unfinished as e:
-        e.result.kept_in = staged.partial or staged.path
-        return e.result
+            if result.failed:  # a test failed: its records and files are kept aside, not published
+                result.kept_in = staged.set_aside() or staged.path
     finally:
         p.work_dir, p.conf_path = None, p.scenario_dir / "mlperf.conf"
     return result
