@@ -354,6 +354,7 @@ def from_config_compat(settings: TestSettings, path: str | Path, model: str, sce
         else:
             state.logged_errors.append((_ERROR_KEY, _MULTIPLE))
         state.user_conf_count += 1
+    errors: list[str]
     if conf_type == ConfType.MLPERF:
         kv, errors = _mlperf_conf_kv(), []
     else:

@@ -310,7 +310,9 @@ def _consecutive_searches(find: MinPassingQueriesFinder, first: int, queries_iss
     x, q = walker.x, walker.q
     b, f, m, j = walker.b, walker.f, walker.n, walker.k
     t, i, found = 1, first, []
-    n_limit = sure_pass = sure_fail = 0
+    n_limit = 0
+    sure_pass: float = 0  # both set by the first search (its n >= n_limit = 0)
+    sure_fail: float = 0
     while i <= queries_issued:
         lo = int(min_slope + y1)  # (t - x1) * min_slope + y1 with t - x1 = 1
         count = int(float(y1 - y0) + y1 + 1) - lo

@@ -34,6 +34,7 @@ from types import FrameType
 from typing import IO, Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 import podium
 from podium.core.files import atomic_write
@@ -375,8 +376,8 @@ def _hex(data: Any) -> str:
 _TRACE_CHUNK = 1 << 16  # samples formatted per write: bounds the memory of the text
 
 
-def write_trace(path: str | os.PathLike[str], *, scheduled_ns: np.ndarray, issued_ns: np.ndarray,
-                complete_ns: np.ndarray, sample_index: np.ndarray, query_seq: np.ndarray,
+def write_trace(path: str | os.PathLike[str], *, scheduled_ns: NDArray[np.int64], issued_ns: NDArray[np.int64],
+                complete_ns: NDArray[np.int64], sample_index: NDArray[np.int64], query_seq: NDArray[np.int64],
                 first_sample_seq: int = 0, origin_epoch_ns: int = 0, server: bool = False,
                 pid: int | None = None) -> None:
     """A Chrome trace of every sample, written after the run (valid JSON; the official's is not).
@@ -410,8 +411,8 @@ def write_trace(path: str | os.PathLike[str], *, scheduled_ns: np.ndarray, issue
                   f'"version":{json.dumps(loadgen_version())}\n}}\n}}\n')
 
 
-def _trace_rows(first_seq: int, server: bool, sched: np.ndarray, issued: np.ndarray, done: np.ndarray,
-                idx: np.ndarray, qseq: np.ndarray) -> Iterable[tuple[int, ...]]:
+def _trace_rows(first_seq: int, server: bool, sched: NDArray[np.int64], issued: NDArray[np.int64],
+                done: NDArray[np.int64], idx: NDArray[np.int64], qseq: NDArray[np.int64]) -> Iterable[tuple[int, ...]]:
     """The %-format arguments of each completed sample's events, built column-wise with numpy."""
     seq = np.arange(first_seq, first_seq + len(sched), dtype=np.int64)
     kept = done >= 0
@@ -420,9 +421,9 @@ def _trace_rows(first_seq: int, server: bool, sched: np.ndarray, issued: np.ndar
     sched = np.maximum(sched, 0)
     s_us, s_frac = (x.tolist() for x in np.divmod(sched, 1000))
     d_us, d_frac = (x.tolist() for x in np.divmod(np.maximum(done, sched), 1000))
-    seq = seq.tolist()
+    seqs = seq.tolist()
     delay, latency = (issued - sched).tolist(), (done - sched).tolist()
-    columns = [seq, s_us, s_frac, seq, qseq.tolist(), idx.tolist(), delay, latency, seq, d_us, d_frac]
+    columns = [seqs, s_us, s_frac, seqs, qseq.tolist(), idx.tolist(), delay, latency, seqs, d_us, d_frac]
     if server:
         columns = [s_us, s_frac, delay, (done - issued).tolist(), *columns]
     return zip(*columns)

@@ -92,9 +92,10 @@ def read_accuracy(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     with open(path, encoding="utf-8") as f:
         text = f.read()
     try:
-        return json.loads(text)
+        entries: list[dict[str, Any]] = json.loads(text)
     except ValueError:
         cut = text.rfind("}")
         if not text.lstrip().startswith("["):
             raise
-        return json.loads(text[: cut + 1] + "\n]") if cut >= 0 else []
+        entries = json.loads(text[: cut + 1] + "\n]") if cut >= 0 else []
+    return entries

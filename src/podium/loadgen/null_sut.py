@@ -6,6 +6,8 @@ same probe as tests/perftests_null_sut.cc).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 from podium.loadgen import session
 
 
@@ -18,7 +20,8 @@ class NullSUT:
 
     name = "NullSUT"
 
-    def issue_query(self, ids: list[int], indices: list[int], /, _complete=session.complete) -> None:
+    def issue_query(self, ids: Sequence[int], indices: list[int], /,
+                    _complete: Callable[[Sequence[int]], None] = session.complete) -> None:
         for i in ids:
             _complete((i,))
 

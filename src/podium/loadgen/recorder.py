@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, TypedDict
 
 import numpy as np
+from numpy.typing import NDArray
 
 from podium.loadgen import logfiles
 from podium.loadgen import schedule as _schedule
@@ -20,6 +23,29 @@ from podium.loadgen.issuer import PassOutcome
 from podium.loadgen.results import PerformanceSummary, detail_result_entries, failed_reason
 from podium.loadgen.settings import EffectiveSettings, LogSettings, Mode, Scenario, TestSettings
 from podium.loadgen.summary_file import summary_text
+
+
+class _Named(Protocol):
+    """What the recorder reads of the SUT (session.SystemUnderTest): the name it logs."""
+
+    name: str
+
+
+class _Counted(Protocol):
+    """What the recorder reads of the sample library (session.SampleLibrary): the name and counts it logs."""
+
+    name: str
+    total_sample_count: int
+    performance_sample_count: int
+
+
+class _TracePart(TypedDict):
+    """One pass, kept for the trace written at the end."""
+
+    sched: _schedule.QuerySchedule
+    outcome: PassOutcome
+    seq_base: int
+    server: bool
 
 
 @dataclass(frozen=True)
@@ -34,7 +60,7 @@ class Recorded:
 class Recorder:
     """Writes one test's log files; a context manager that always closes them."""
 
-    def __init__(self, log: LogSettings, sut, qsl) -> None:
+    def __init__(self, log: LogSettings, sut: _Named, qsl: _Counted) -> None:
         self.log_settings, self.sut, self.qsl = log, sut, qsl
         self.datetime = logfiles.test_datetime()
         self.paths = logfiles.log_paths(log, self.datetime)
@@ -46,7 +72,7 @@ class Recorder:
         self.errors: list[str] = []
         self.warnings: list[str] = []
         self._summary: PerformanceSummary | None = None
-        self._trace_parts: list[dict] = []
+        self._trace_parts: list[_TracePart] = []
         self._pending_tokens: dict[int, bytes] = {}
 
     def __enter__(self) -> Recorder:
@@ -91,7 +117,7 @@ class Recorder:
 
     # ---- passes -------------------------------------------------------------------------------
 
-    def loaded_set(self, samples: np.ndarray) -> None:
+    def loaded_set(self, samples: NDArray[np.int64]) -> None:
         self.detail.log("loaded_qsl_set", samples.tolist())
 
     def generated(self, sched: _schedule.QuerySchedule) -> None:
@@ -100,7 +126,7 @@ class Recorder:
         self.detail.log("generated_query_duration", sched.duration_ns)
 
     def accuracy_log_mask(self, eff: EffectiveSettings, mode: Mode, sched: _schedule.QuerySchedule,
-                          seq_base: int) -> np.ndarray | None:
+                          seq_base: int) -> NDArray[np.bool_] | None:
         """Which responses of a performance pass are logged (audit sampling); None when none are."""
         if mode is Mode.ACCURACY or not (eff.accuracy_log_probability or eff.accuracy_log_sampling_target):
             return None
@@ -133,8 +159,8 @@ class Recorder:
         self.detail.log("power_begin", logfiles.power_datetime(begin_epoch))
         self.detail.log("power_end", logfiles.power_datetime(begin_epoch + end - o.start_ns))
         if self.log_settings.enable_trace:
-            self._trace_parts.append(dict(sched=sched, outcome=o, seq_base=seq_base,
-                                          server=eff.scenario is Scenario.SERVER))
+            self._trace_parts.append(_TracePart(sched=sched, outcome=o, seq_base=seq_base,
+                                                server=eff.scenario is Scenario.SERVER))
 
     def performance_summary(self, summary: PerformanceSummary) -> None:
         """The result section of the detail log (results.cc LogDetail); the summary file comes at the end."""
@@ -181,7 +207,8 @@ _LOGGER_COUNTERS = (
 )  # the official's log-contention counters; Podium's logging has no contention, so they are 0
 
 
-def _trace_arrays(sched: _schedule.QuerySchedule, o: PassOutcome, seq_base: int, origin_ns: int) -> dict:
+def _trace_arrays(sched: _schedule.QuerySchedule, o: PassOutcome, seq_base: int,
+                  origin_ns: int) -> dict[str, NDArray[np.int64]]:
     """Per-sample arrays (ns since the log origin) of one pass, for the trace."""
     n = o.samples_issued
     if sched.query_offsets is None:
@@ -193,6 +220,6 @@ def _trace_arrays(sched: _schedule.QuerySchedule, o: PassOutcome, seq_base: int,
             "qseq": qseq}
 
 
-def _empty_accuracy_log(path) -> None:
+def _empty_accuracy_log(path: Path) -> None:
     with open(path, "w", encoding="ascii") as out:
         out.write("[\n]\n")

@@ -18,7 +18,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from typing import Any
+
 import numpy as np
+from numpy.typing import NDArray
 
 from podium.loadgen import early_stopping as es
 from podium.loadgen.settings import EffectiveSettings, Scenario
@@ -54,17 +57,17 @@ class RawRun:
 
     scenario: Scenario
     settings: EffectiveSettings
-    sample_latencies_ns: np.ndarray
-    query_latencies_ns: np.ndarray | None
+    sample_latencies_ns: NDArray[np.int64]
+    query_latencies_ns: NDArray[np.int64] | None
     queries_issued: int
     max_latency_ns: int
     final_query_scheduled_ns: int
     final_query_issued_ns: int
     final_query_all_done_ns: int
-    first_token_latencies_ns: np.ndarray | None = None
-    tokens_per_sample: np.ndarray | None = None
+    first_token_latencies_ns: NDArray[np.int64] | None = None
+    tokens_per_sample: NDArray[np.int64] | None = None
     ran_out_of_generated_queries: bool = False
-    time_per_output_token_ns: np.ndarray | None = None
+    time_per_output_token_ns: NDArray[np.int64] | None = None
     queries_incomplete: int = 0
     failures: tuple[str, ...] = ()
 
@@ -241,13 +244,13 @@ def _mean(total: int, count: int) -> int:
     return q - _U64 if q >= 2**63 else q
 
 
-def _pick(sorted_ns: np.ndarray, count: int, p: float) -> int:
+def _pick(sorted_ns: NDArray[np.int64], count: int, p: float) -> int:
     """sorted[count * p] with the index a size_t of the double product (clamped: the official reads
     past the end for p >= 1, which is undefined)."""
     return int(sorted_ns[min(int(float(count) * p), len(sorted_ns) - 1)])
 
 
-def _stats(sorted_ns: np.ndarray, count: int, target_p: float) -> LatencyStats:
+def _stats(sorted_ns: NDArray[np.int64], count: int, target_p: float) -> LatencyStats:
     if not len(sorted_ns):
         return LatencyStats()
     total = int(sorted_ns.sum(dtype=np.int64))  # int64 accumulation, wrapping as in C++
@@ -256,17 +259,17 @@ def _stats(sorted_ns: np.ndarray, count: int, target_p: float) -> LatencyStats:
                         tuple(_pick(sorted_ns, count, p) for p in PERCENTILES))
 
 
-def _sorted(a: np.ndarray | None) -> np.ndarray:
+def _sorted(a: NDArray[np.int64] | None) -> NDArray[np.int64]:
     return np.sort(np.asarray(a if a is not None else (), dtype=np.int64))
 
 
-def _valid_tokens(raw: RawRun) -> np.ndarray:
+def _valid_tokens(raw: RawRun) -> NDArray[np.int64]:
     """n_tokens as logging.cc stores them: <= 1 is an error recorded as 0; never-set stays invalid."""
     n = np.asarray(raw.tokens_per_sample if raw.tokens_per_sample is not None else (), np.int64)
     return np.where((n > 1) | (n == N_TOKEN_INVALID), n, 0)
 
 
-def _tpot(raw: RawRun, n_tokens: np.ndarray) -> np.ndarray:
+def _tpot(raw: RawRun, n_tokens: NDArray[np.int64]) -> NDArray[np.int64]:
     """logging.cc RecordSampleCompletion: (latency - ttft) / (n_tokens - 1), C++ integer division."""
     if raw.time_per_output_token_ns is not None:
         return np.asarray(raw.time_per_output_token_ns, np.int64)
@@ -277,7 +280,8 @@ def _tpot(raw: RawRun, n_tokens: np.ndarray) -> np.ndarray:
     den = n_tokens[:m] - 1
     den = np.where(den == 0, 1, den)  # unreachable for recorded samples (n_tokens is 0 or > 1)
     q = np.abs(num) // np.abs(den)
-    return np.where((num < 0) != (den < 0), -q, q)
+    tpot: NDArray[np.int64] = np.where((num < 0) != (den < 0), -q, q)
+    return tpot
 
 
 @dataclass(frozen=True)
@@ -319,7 +323,8 @@ def summarize(raw: RawRun) -> PerformanceSummary:
         **es_fields, **{k: v for k, v in token.items() if not k.startswith("_")})
 
 
-def _early_stopping_fields(raw: RawRun, samples: np.ndarray, queries: np.ndarray, token: dict) -> dict:
+def _early_stopping_fields(raw: RawRun, samples: NDArray[np.int64], queries: NDArray[np.int64],
+                           token: dict[str, Any]) -> dict[str, Any]:
     """LogSummary/LogDetail's EarlyStopping calls: one, or TPOT then (if met) TTFT in token mode.
 
     Queries with a sample that never completed have no latency to judge: they are left out of the
@@ -342,11 +347,11 @@ def _early_stopping_fields(raw: RawRun, samples: np.ndarray, queries: np.ndarray
                 early_stopping_latency_ss_ns=last.estimate_ss, early_stopping_latency_ms_ns=last.estimate_ms)
 
 
-def _token_fields(raw: RawRun, n: int) -> dict:
+def _token_fields(raw: RawRun, n: int) -> dict[str, Any]:
     """results.cc ProcessTokenLatencies (means divide by the sample count, not the array size)."""
     s = raw.settings
     n_tokens = _valid_tokens(raw)
-    fields: dict = {"token_count": int(n_tokens[n_tokens != N_TOKEN_INVALID].sum())}
+    fields: dict[str, Any] = {"token_count": int(n_tokens[n_tokens != N_TOKEN_INVALID].sum())}
     ttft = _sorted(raw.first_token_latencies_ns)
     if not len(ttft):
         return fields
@@ -381,7 +386,7 @@ def _min_duration_met(raw: RawRun) -> tuple[bool, str]:
     }[sc]
 
 
-def _perf_constraints_met(s: EffectiveSettings, samples: LatencyStats, token: dict) -> tuple[bool, str]:
+def _perf_constraints_met(s: EffectiveSettings, samples: LatencyStats, token: dict[str, Any]) -> tuple[bool, str]:
     """results.cc PerfConstraintsMet: only Server has a latency bound (TTFT and TPOT in token mode)."""
     if s.scenario is not Scenario.SERVER:
         return True, ""
@@ -398,11 +403,12 @@ def _perf_constraints_met(s: EffectiveSettings, samples: LatencyStats, token: di
     return met, rec
 
 
-def _early_stopping(s: EffectiveSettings, queries_issued: int, latencies: np.ndarray,
-                    query_latencies: np.ndarray, target_latency_ns: int) -> _EarlyStopping:
+def _early_stopping(s: EffectiveSettings, queries_issued: int, latencies: NDArray[np.int64],
+                    query_latencies: NDArray[np.int64], target_latency_ns: int) -> _EarlyStopping:
     """results.cc EarlyStopping; `latencies` sorted. A fresh finder per call, as the official's."""
     find = es.MinPassingQueriesFinder()
     p = s.target_latency_percentile
+    t: int | None  # Server: latencies over the bound; else the queries to discard (None: too few queries)
     if s.scenario is Scenario.SERVER:
         t = len(latencies) - int(np.searchsorted(latencies, target_latency_ns, side="right"))
         h = find(t, p, es.TOLERANCE, es.CONFIDENCE)
@@ -439,7 +445,7 @@ def _early_stopping(s: EffectiveSettings, queries_issued: int, latencies: np.nda
                           estimate_ss=estimate, estimate_ms=ms_estimate)
 
 
-def _at(sorted_ns: np.ndarray, i: int) -> int:
+def _at(sorted_ns: NDArray[np.int64], i: int) -> int:
     """sorted[i]; the official reads out of bounds when fewer latencies than queries were recorded."""
     return int(sorted_ns[i]) if 0 <= i < len(sorted_ns) else 0
 
@@ -500,8 +506,10 @@ def failed_reason(failures: tuple[str, ...] | list[str]) -> str:
 
 
 def _latency_entries(prefix: str, suffix: str, stats: LatencyStats) -> list[tuple[str, object]]:
-    return [(f"{prefix}min_latency_ns", stats.min_ns), (f"{prefix}max_latency_ns", stats.max_ns),
-            (f"{prefix}mean_latency_ns", stats.mean_ns)] + [
+    entries: list[tuple[str, object]] = [(f"{prefix}min_latency_ns", stats.min_ns),
+                                         (f"{prefix}max_latency_ns", stats.max_ns),
+                                         (f"{prefix}mean_latency_ns", stats.mean_ns)]
+    return entries + [
         (f"{prefix}{double_to_string(p * 100)}{suffix}", v) for p, v in zip(PERCENTILES, stats.percentiles)]
 
 
@@ -514,8 +522,10 @@ def _scenario_entries(summary: PerformanceSummary) -> list[tuple[str, object]]:
                 ("early_stopping_latency_ms", summary.early_stopping_latency_ms_ns)]
     if sc is Scenario.MULTI_STREAM:
         q = summary.queries
-        return [("result_min_query_latency_ns", q.min_ns), ("result_max_query_latency_ns", q.max_ns),
-                ("result_mean_query_latency_ns", q.mean_ns)] + [
+        entries: list[tuple[str, object]] = [("result_min_query_latency_ns", q.min_ns),
+                                             ("result_max_query_latency_ns", q.max_ns),
+                                             ("result_mean_query_latency_ns", q.mean_ns)]
+        return entries + [
             (f"result_{double_to_string(p * 100)}_percentile_per_query_latency_ns", v)
             for p, v in zip(PERCENTILES, q.percentiles)] + [
             ("early_stopping_latency_ms", summary.early_stopping_latency_ms_ns)]

@@ -24,6 +24,7 @@ import math
 from collections.abc import MutableSequence
 
 import numpy as np
+from numpy.typing import NDArray
 
 __all__ = [
     "DEFAULT_SEED",
@@ -47,7 +48,7 @@ _CHUNK = 1 << 20  # outputs per refill / draws per vector step; bounds temporary
 _MIN_STEP = 64
 
 
-def _init_genrand(seed: int) -> np.ndarray:
+def _init_genrand(seed: int) -> NDArray[np.uint32]:
     """The state std::mt19937(seed) starts from (the reference init_genrand; libstdc++ `seed`)."""
     key = np.empty(624, dtype=np.uint32)
     x = seed & _MASK32  # result_type is 64-bit on LP64; seed() keeps it mod 2**32
@@ -71,10 +72,10 @@ class MT19937:
         self._bitgen = np.random.MT19937()
         self._bitgen.state = {"bit_generator": "MT19937",
                               "state": {"key": _init_genrand(int(seed)), "pos": 624}}
-        self._buf = np.empty(0, dtype=np.uint64)
+        self._buf: NDArray[np.uint64] = np.empty(0, dtype=np.uint64)
         self._pos = 0
 
-    def take(self, n: int) -> np.ndarray:
+    def take(self, n: int) -> NDArray[np.uint64]:
         """The next `n` outputs (uint64 holding 32-bit values). The result is a view: do not modify."""
         if self._pos + n > self._buf.size:
             rest = self._buf[self._pos:]
@@ -131,33 +132,32 @@ def uniform_int(rng: MT19937, a: int, b: int) -> int:
     return a + ret
 
 
-def uniform_ints(rng: MT19937, ranges: np.ndarray | int, count: int | None = None) -> np.ndarray:
+def uniform_ints(rng: MT19937, ranges: NDArray[np.uint64] | int, count: int | None = None) -> NDArray[np.int64]:
     """Successive draws of `uniform_int(0, r - 1)`, one for each r in `ranges` (or `count` times r).
 
     Ranges must lie in [1, 2**32]; a range of 1 still consumes an output, as in libstdc++. Draws go
     block by block: where Lemire rejections are rare, in numpy (`_vector_block`); where they are
     frequent (ranges just above 2**32 / k lose up to half their outputs), in a Python loop.
     """
-    constant = np.isscalar(ranges)
-    r_all = np.asarray(ranges, dtype=np.uint64) if not constant else None
-    n = int(count if count is not None else 1) if constant else r_all.size
+    r_all = None if np.isscalar(ranges) else np.asarray(ranges, dtype=np.uint64)  # None: one range for all
+    n = int(count if count is not None else 1) if r_all is None else r_all.size
     out = np.empty(n, dtype=np.int64)
-    if constant:
+    if r_all is None:
         lo = hi = int(ranges)
     else:
         lo, hi = int(r_all.min(initial=1)), int(r_all.max(initial=1))
     if lo < 1 or hi > _TWO32:
         raise ValueError("uniform_ints supports ranges in [1, 2**32]")
     if hi == _TWO32:  # urange == urngrange: the raw output, taken one by one if mixed with others
-        if lo == _TWO32:
+        if r_all is None or lo == _TWO32:  # (one range for all: lo == hi)
             out[:] = rng.take(n)
         else:
             out[:] = [uniform_int(rng, 0, int(r) - 1) for r in r_all]
         return out
-    block = _CHUNK if constant else 4096  # small blocks let the method follow a shuffle's ranges
+    block = _CHUNK if r_all is None else 4096  # small blocks let the method follow a shuffle's ranges
     for i in range(0, n, block):
         m = min(block, n - i)
-        r = np.uint64(int(ranges)) if constant else r_all[i:i + m]
+        r = np.uint64(int(ranges)) if r_all is None else r_all[i:i + m]
         threshold = np.uint64(_TWO32) % r  # `-__range % __range` in 32 bits; rejected: low < threshold
         if float(np.mean(threshold)) > 0.04 * _TWO32:
             _scalar_block(rng, np.broadcast_to(r, (m,)), np.broadcast_to(threshold, (m,)), out[i:i + m])
@@ -166,13 +166,16 @@ def uniform_ints(rng: MT19937, ranges: np.ndarray | int, count: int | None = Non
     return out
 
 
-def _vector_block(rng: MT19937, r: np.ndarray, threshold: np.ndarray, out: np.ndarray) -> None:
-    """Map a run of outputs at once; at the first rejection give back the rest and redraw that draw."""
+def _vector_block(rng: MT19937, r: NDArray[np.uint64] | np.uint64, threshold: NDArray[np.uint64] | np.uint64,
+                  out: NDArray[np.int64]) -> None:
+    """Map a run of outputs at once; at the first rejection give back the rest and redraw that draw.
+
+    `r` and `threshold` hold one range per draw (arrays) or one for every draw (numpy scalars)."""
     n, i, step = out.size, 0, out.size
-    scalar = r.ndim == 0
+    per_draw = (r, threshold) if isinstance(r, np.ndarray) and isinstance(threshold, np.ndarray) else None
     while i < n:
         m = min(step, n - i)
-        rr, tt = (r, threshold) if scalar else (r[i:i + m], threshold[i:i + m])
+        rr, tt = (r, threshold) if per_draw is None else (per_draw[0][i:i + m], per_draw[1][i:i + m])
         product = rng.take(m) * rr
         rejected = (product & np.uint64(_MASK32)) < tt
         j = int(rejected.argmax())
@@ -183,7 +186,7 @@ def _vector_block(rng: MT19937, r: np.ndarray, threshold: np.ndarray, out: np.nd
             continue
         out[i:i + j] = product[:j] >> np.uint64(32)
         rng._unread(m - j - 1)  # outputs after the rejected one belong to later draws
-        rj, tj = (int(rr), int(tt)) if scalar else (int(rr[j]), int(tt[j]))
+        rj, tj = (int(r), int(threshold)) if per_draw is None else (int(per_draw[0][i + j]), int(per_draw[1][i + j]))
         while (p := rng() * rj) & _MASK32 < tj:
             pass
         out[i + j] = p >> 32
@@ -191,7 +194,8 @@ def _vector_block(rng: MT19937, r: np.ndarray, threshold: np.ndarray, out: np.nd
         step = max(_MIN_STEP, 2 * (j + 1))
 
 
-def _scalar_block(rng: MT19937, r: np.ndarray, threshold: np.ndarray, out: np.ndarray) -> None:
+def _scalar_block(rng: MT19937, r: NDArray[np.uint64], threshold: NDArray[np.uint64],
+                  out: NDArray[np.int64]) -> None:
     """The same draws one at a time in Python: cheaper than restarting numpy every few draws."""
     first = rng.take(2 * r.size + 16)  # rejections are < 1/2 per draw: usually enough
     raws, p = first.tolist(), 0
@@ -211,7 +215,7 @@ def _scalar_block(rng: MT19937, r: np.ndarray, threshold: np.ndarray, out: np.nd
 
 # --- std::shuffle ----------------------------------------------------------------------------------
 
-def _shuffle_ranges(n: int) -> tuple[np.ndarray, bool]:
+def _shuffle_ranges(n: int) -> tuple[NDArray[np.uint64], bool]:
     """The ranges std::shuffle of n elements draws, and whether it takes the paired path."""
     if n > _TWO32:  # libstdc++ would draw through its upscaling path; 32 GiB of indices anyway
         raise ValueError(f"shuffles of more than 2**32 elements are not supported (n={n})")
@@ -227,7 +231,7 @@ def _shuffle_ranges(n: int) -> tuple[np.ndarray, bool]:
     return np.arange(2, n + 1, dtype=np.uint64), False  # position i draws uniform_int(0, i)
 
 
-def _swap_targets(n: int, draws: np.ndarray, paired: bool) -> np.ndarray:
+def _swap_targets(n: int, draws: NDArray[np.int64], paired: bool) -> NDArray[np.int64]:
     """Swap targets of positions 1..n-1 (iter_swap(first + i, first + t[i - 1])); rows = shuffles."""
     if not paired or n < 2:
         return draws
@@ -242,7 +246,7 @@ def _swap_targets(n: int, draws: np.ndarray, paired: bool) -> np.ndarray:
     return targets
 
 
-def _draw_shuffles(rng: MT19937, n: int, count: int) -> np.ndarray:
+def _draw_shuffles(rng: MT19937, n: int, count: int) -> NDArray[np.int64]:
     """Swap targets of `count` consecutive shuffles of n elements: shape (count, n - 1)."""
     ranges, paired = _shuffle_ranges(n)
     if ranges.size == 0:
@@ -251,12 +255,12 @@ def _draw_shuffles(rng: MT19937, n: int, count: int) -> np.ndarray:
     return _swap_targets(n, draws, paired)
 
 
-def _apply_swaps(values: MutableSequence[int], targets: np.ndarray) -> None:
+def _apply_swaps(values: MutableSequence[int], targets: NDArray[np.int64]) -> None:
     for i, j in enumerate(targets.tolist(), start=1):
         values[i], values[j] = values[j], values[i]
 
 
-def _permutations_from_targets(targets: np.ndarray) -> np.ndarray:
+def _permutations_from_targets(targets: NDArray[np.int64]) -> NDArray[np.int64]:
     """perm[k] = the order a shuffle with targets[k] leaves [0, n); rows are independent."""
     count, n = targets.shape[0], targets.shape[1] + 1
     if count < 16:  # a Python loop per shuffle beats n numpy steps for few shuffles
@@ -277,7 +281,7 @@ def _permutations_from_targets(targets: np.ndarray) -> np.ndarray:
     return flat.reshape(count, n)
 
 
-def shuffle_permutations(rng: MT19937, n: int, count: int = 1) -> np.ndarray:
+def shuffle_permutations(rng: MT19937, n: int, count: int = 1) -> NDArray[np.int64]:
     """Orders left by `count` successive std::shuffle calls, each on a fresh [0, n): (count, n) int64.
 
     Shuffling an array `a` in place is then `a[:] = a[perm]`.
@@ -302,7 +306,7 @@ def skip_shuffles(rng: MT19937, n: int, count: int) -> None:
         count -= block
 
 
-def shuffle(rng: MT19937, values: MutableSequence[int] | np.ndarray) -> None:
+def shuffle(rng: MT19937, values: MutableSequence[int] | NDArray[np.int64]) -> None:
     """`std::shuffle(values.begin(), values.end(), rng)` in place."""
     n = len(values)
     targets = _draw_shuffles(rng, n, 1)[0] if n > 1 else np.empty(0, dtype=np.int64)
@@ -319,7 +323,7 @@ def shuffle(rng: MT19937, values: MutableSequence[int] | np.ndarray) -> None:
 _ONE_BELOW = math.nextafter(1.0, 0.0)
 
 
-def canonicals(rng: MT19937, count: int) -> np.ndarray:
+def canonicals(rng: MT19937, count: int) -> NDArray[np.float64]:
     """`count` values of generate_canonical<double, 53>: two outputs each, (g1 + g2 * 2**32) / 2**64."""
     raw = rng.take(2 * count).astype(np.float64)
     u = raw[1::2] * 4294967296.0  # exact; the sum below rounds once, as in libstdc++
@@ -334,12 +338,12 @@ def generate_canonical(rng: MT19937) -> float:
     return float(canonicals(rng, 1)[0])
 
 
-def exponentials(rng: MT19937, lam: float, count: int) -> np.ndarray:
+def exponentials(rng: MT19937, lam: float, count: int) -> NDArray[np.float64]:
     """`count` draws of exponential_distribution<double>(lam): -log(1 - U) / lam."""
     return -np.log(1.0 - canonicals(rng, count)) / lam
 
 
-def durations_ns(rng: MT19937, lam: float, count: int) -> np.ndarray:
+def durations_ns(rng: MT19937, lam: float, count: int) -> NDArray[np.int64]:
     """`duration_cast<nanoseconds>(duration<double>(exponential(lam)))` for `count` draws (int64).
 
     numpy's vector log may differ from the C library's in the last bit; that only matters where

@@ -13,21 +13,23 @@ the schedule before the clock starts from separately seeded std::mt19937 generat
 
 The loop condition, the equal-issue padding and its `min_queries` bump are reduced to closed forms
 (see `_query_count`), so every draw is made in bulk by `podium.loadgen.rng`. The same closed forms size a
-pass before it is generated (`pass_size`): a schedule that would not fit in memory is refused with the
-settings to change (`check_fits`), where the official LoadGen dies of std::bad_alloc.
+pass before it is generated (`settings.pass_size`, re-exported here with the other sizing names): a
+schedule that would not fit in memory is refused with the settings to change (`footprint.check_fits`),
+where the official LoadGen dies of std::bad_alloc. The sizing lives below this module, without numpy,
+because `settings.derive()` refuses a run that would not fit before anything is generated.
 """
 
 from __future__ import annotations
 
 import math
-import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
-from podium.core.errors import ConfigError
 from podium.loadgen import rng as _rng
-from podium.loadgen.settings import QPS_SETTING, EffectiveSettings, Mode, Scenario
+from podium.loadgen.footprint import ScheduleSize, available_memory_bytes, check_fits
+from podium.loadgen.settings import EffectiveSettings, Mode, Scenario, pass_size, query_period_ns, run_sizes
 
 __all__ = [
     "LoadableSet",
@@ -51,7 +53,7 @@ _CHUNK = 1 << 22  # queries per bulk step: bounds the temporaries (~100 MB)
 class LoadableSet:
     """One set of QSL indices loaded at once (loadgen.cc LoadableSampleSet)."""
 
-    samples: np.ndarray  # int64 QSL indices, incl. the MultiStream padding
+    samples: NDArray[np.int64]  # QSL indices, incl. the MultiStream padding
     distribution_end: int  # samples drawn from: excludes the padding
 
 
@@ -59,9 +61,9 @@ class LoadableSet:
 class QuerySchedule:
     """Every query of one pass, in issue order (what GenerateQueries returns, without the metadata)."""
 
-    sample_index: np.ndarray  # int64 QSL index of every sample, query-major
-    query_offsets: np.ndarray | None  # int64 len n+1 into sample_index; None: each query has spq samples
-    scheduled_ns: np.ndarray  # int64 per query: scheduled offset from the start (first = 0)
+    sample_index: NDArray[np.int64]  # QSL index of every sample, query-major
+    query_offsets: NDArray[np.int64] | None  # len n+1 into sample_index; None: each query has spq samples
+    scheduled_ns: NDArray[np.int64]  # per query: scheduled offset from the start (first = 0)
     samples_per_query: int  # detail key generated_samples_per_query
     duration_ns: int  # generated_query_duration: the timestamp after the last query
 
@@ -154,13 +156,8 @@ def _query_count(first_late: int, plan: _Plan) -> int:
 
 # --- timestamps ------------------------------------------------------------------------------------
 
-def _period_ns(qps: float) -> int:
-    """ScheduleDistribution for SingleStream/MultiStream/Offline: duration_cast<ns>(1.0 / qps)."""
-    return int((1.0 / qps) * 1e9)
-
-
-def _fixed_times(s: EffectiveSettings, plan: _Plan) -> tuple[np.ndarray, int]:
-    period = _period_ns(s.target_qps)
+def _fixed_times(s: EffectiveSettings, plan: _Plan) -> tuple[NDArray[np.int64], int]:
+    period = query_period_ns(s.target_qps)
     if plan.gen_duration_ns > 0:
         if period <= 0:
             raise ValueError(f"target_qps {s.target_qps!r} gives a zero query period: endless schedule")
@@ -171,7 +168,7 @@ def _fixed_times(s: EffectiveSettings, plan: _Plan) -> tuple[np.ndarray, int]:
     return np.arange(n, dtype=np.int64) * period, n * period
 
 
-def _server_times(s: EffectiveSettings, plan: _Plan) -> tuple[np.ndarray, int]:
+def _server_times(s: EffectiveSettings, plan: _Plan) -> tuple[NDArray[np.int64], int]:
     """Poisson arrivals: cumulative exponential(target_qps) gaps, truncated to ns one by one."""
     if not s.target_qps > 0.0:
         raise ValueError(f"Server target_qps must be positive, not {s.target_qps!r}")
@@ -211,9 +208,9 @@ def _server_times(s: EffectiveSettings, plan: _Plan) -> tuple[np.ndarray, int]:
 class _Orders:
     """The sample distributions GenerateQueries builds before its loop (None where unused)."""
 
-    accuracy: np.ndarray | None  # SampleDistribution<AccuracyOnly>: shuffled start positions
-    unique: np.ndarray | None  # performance_issue_unique
-    equal_issue: np.ndarray | None  # SampleDistributionEqualIssue: successive shuffles of the set
+    accuracy: NDArray[np.int64] | None  # SampleDistribution<AccuracyOnly>: shuffled start positions
+    unique: NDArray[np.int64] | None  # performance_issue_unique
+    equal_issue: NDArray[np.int64] | None  # SampleDistributionEqualIssue: successive shuffles of the set
 
 
 def _draw_orders(s: EffectiveSettings, mode: Mode, plan: _Plan, loaded: LoadableSet,
@@ -245,21 +242,23 @@ def _draw_orders(s: EffectiveSettings, mode: Mode, plan: _Plan, loaded: Loadable
     return _Orders(accuracy=accuracy, unique=unique, equal_issue=equal_issue)
 
 
-def _shuffled(rng: _rng.MT19937, values: np.ndarray) -> np.ndarray:
+def _shuffled(rng: _rng.MT19937, values: NDArray[np.int64]) -> NDArray[np.int64]:
     out = values.copy()
     _rng.shuffle(rng, out)
     return out
 
 
-def _take_in_order(order: np.ndarray, count: int, name: str) -> np.ndarray:
+def _take_in_order(order: NDArray[np.int64] | None, count: int, name: str) -> NDArray[np.int64]:
     """`indices.at(i++)` for i < count: the official throws std::out_of_range past the end."""
+    if order is None:  # `_draw_orders` draws each order for the mode and settings that use it
+        raise ValueError(f"no {name} distribution was drawn")
     if count > order.size:
         raise ValueError(f"{name} distribution has {order.size} entries but {count} were drawn")
     return order[:count]
 
 
 def _positions(s: EffectiveSettings, mode: Mode, loaded: LoadableSet, orders: _Orders, rng: _rng.MT19937,
-               draws: int, table: np.ndarray | None = None) -> np.ndarray:
+               draws: int, table: NDArray[np.int64] | None = None) -> NDArray[np.int64]:
     """Positions in the loaded set for `draws` draws (MultiStream: query starts); with `table`, their
     entries `table[position]`."""
     if s.performance_issue_unique:
@@ -281,7 +280,7 @@ def _positions(s: EffectiveSettings, mode: Mode, loaded: LoadableSet, orders: _O
     return positions if table is None else _lookup(table, positions)
 
 
-def _lookup(samples: np.ndarray, positions: np.ndarray) -> np.ndarray:
+def _lookup(samples: NDArray[np.int64], positions: NDArray[np.int64]) -> NDArray[np.int64]:
     """loaded_samples[position]; the official's unchecked operator[] is an error here."""
     if positions.size and (int(positions.min()) < 0 or int(positions.max()) >= samples.size):
         raise ValueError(f"sample position out of the loaded set (size {samples.size})")
@@ -291,14 +290,16 @@ def _lookup(samples: np.ndarray, positions: np.ndarray) -> np.ndarray:
     return out
 
 
-def _multistream_samples(starts: np.ndarray, spq: int, loaded: LoadableSet) -> np.ndarray:
+def _multistream_samples(starts: NDArray[np.int64], spq: int, loaded: LoadableSet) -> NDArray[np.int64]:
     """spq contiguous samples of the padded set from each start."""
     if starts.size and int(starts.max()) + spq > loaded.samples.size:
         raise ValueError(f"MultiStream start + {spq} samples runs past the padded loaded set")
-    return (loaded.samples[starts[:, None] + np.arange(spq, dtype=np.int64)]).ravel()
+    per_query: NDArray[np.int64] = loaded.samples[starts[:, None] + np.arange(spq, dtype=np.int64)]
+    return per_query.ravel()
 
 
-def _offline_query(s: EffectiveSettings, plan: _Plan, loaded: LoadableSet, rng: _rng.MT19937) -> np.ndarray:
+def _offline_query(s: EffectiveSettings, plan: _Plan, loaded: LoadableSet,
+                   rng: _rng.MT19937) -> NDArray[np.int64]:
     """The loaded set repeated in loaded order, plus a remainder; equal issue shuffles each repeat."""
     samples, spq = loaded.samples, plan.spq
     if s.performance_issue_same:
@@ -354,169 +355,6 @@ def generate_queries(settings: EffectiveSettings, mode: Mode, loaded: LoadableSe
                          samples_per_query=plan.spq, duration_ns=duration)
 
 
-# --- sizes: what a pass will hold, before it is generated ------------------------------------------
-
-_QUERY_BYTES = 16  # scheduled and issue times
-_SAMPLE_BYTES = 56  # QSL index, completion time, latency, the summary's copies (a null-SUT run peaks at ~70)
-_TOKEN_BYTES = 16  # first-token time and token count
-_HUGE = 1 << 62  # counts past this are over any limit: no need to carry them further
-_FIX = {
-    Scenario.SERVER: "lower server_target_qps, min_duration_ms or min_query_count",
-    Scenario.OFFLINE: "lower offline_expected_qps, min_duration_ms or min_query_count",
-    Scenario.SINGLE_STREAM: "raise single_stream_expected_latency_ns, or lower min_duration_ms or min_query_count",
-    Scenario.MULTI_STREAM: "raise multi_stream_expected_latency_ns, or lower min_duration_ms, min_query_count "
-                           "or multi_stream_samples_per_query",
-}
-
-
-@dataclass(frozen=True)
-class ScheduleSize:
-    """How many queries and samples one pass generates, and what shrinks it."""
-
-    queries: int
-    samples: int
-    sample_bytes: int  # per sample, with the token arrays when token latencies are on
-    what: str  # e.g. "Server PerformanceOnly schedule"
-    fix: str  # the settings to change when it is too big
-    key: str  # the setting a ConfigError names
-
-    @property
-    def bytes(self) -> int:
-        """The engine's flat arrays for the pass: per query, per sample."""
-        return _QUERY_BYTES * self.queries + self.sample_bytes * self.samples
-
-
-def _count(x: float) -> int:
-    return int(min(x, _HUGE))
-
-
-def pass_size(s: EffectiveSettings, mode: Mode, distribution_end: int) -> ScheduleSize:
-    """`generate_queries`' counts for a loaded set of `distribution_end` samples, in closed form (a
-    Server query count is its expectation: the Poisson draws are not made)."""
-    spq, scenario = s.samples_per_query, s.scenario
-    size = distribution_end + (spq - 1 if scenario is Scenario.MULTI_STREAM else 0)  # the padded set
-    per_sample = _SAMPLE_BYTES + (_TOKEN_BYTES if s.use_token_latencies else 0)
-
-    def made(queries: float, samples: float, key: str) -> ScheduleSize:
-        return ScheduleSize(_count(queries), _count(samples), per_sample, f"{scenario.value} {mode.value} "
-                            "schedule", _FIX[scenario], key)
-
-    if mode is Mode.ACCURACY:  # every loaded sample once (Offline: one query and a remainder)
-        return made(2 if scenario is Scenario.OFFLINE else size // spq, size, "accuracy_sample_count_override")
-    if scenario is Scenario.OFFLINE:
-        padded = spq % size if s.sample_concatenate_permutation else 0
-        return made(1, spq + (size - padded if padded else 0), QPS_SETTING[scenario])
-    if s.performance_issue_unique:
-        return made(size // spq, size // spq * spq, "performance_sample_count_override")
-    gen_ns = (1 if scenario is Scenario.SERVER else 2) * s.target_duration_ms * 1_000_000
-    if gen_ns == 0:
-        queries = 0.0
-    elif scenario is Scenario.SERVER:
-        queries = gen_ns / 1e9 * s.target_qps + 1
-    else:
-        queries = -(-gen_ns // max(_period_ns(s.target_qps), 1)) + 1
-    minimum = s.min_query_count
-    if s.sample_concatenate_permutation:  # equal issue: whole passes over the loaded set
-        queries, minimum = (-(-_count(x) // size) * size for x in (queries, minimum))
-    n = max(_count(queries), minimum)
-    return made(n, n * spq, QPS_SETTING[scenario])
-
-
-def run_sizes(s: EffectiveSettings, qsl_total_count: int) -> list[ScheduleSize]:
-    """The performance pass (first, when the mode has one), the largest accuracy pass and the shuffle of
-    the QSL indices that `loadable_sets` cuts them from. FindPeakPerformance's later passes are sized as
-    they come."""
-    psc, sizes, shuffled = s.performance_sample_count, [], 0
-    if s.mode is not Mode.ACCURACY:
-        count = min(psc, qsl_total_count) if psc else qsl_total_count
-        sizes.append(pass_size(s, Mode.PERFORMANCE, count))
-        shuffled = count
-    if s.mode in (Mode.ACCURACY, Mode.SUBMISSION):
-        count = min(s.accuracy_sample_count, qsl_total_count)
-        size = pass_size(s, Mode.ACCURACY, min(psc, count) if psc else count)
-        sizes.append(replace(size, fix="lower accuracy_sample_count_override or performance_sample_count_override"))
-        shuffled = max(shuffled, count)
-    fix = "lower performance_sample_count_override / accuracy_sample_count_override, or use a smaller QSL"
-    sizes.append(ScheduleSize(0, shuffled, _SAMPLE_BYTES, "shuffle of the QSL indices", fix,
-                              "accuracy_sample_count_override"))
-    return sizes
-
-
-def check_fits(size: ScheduleSize, memory_limit_bytes: int | None = None) -> None:
-    """Refuse a pass bigger than `memory_limit_bytes` (default: 3/4 of `available_memory_bytes()`) with a
-    ConfigError giving its size and the settings that shrink it, before anything is allocated."""
-    limit = memory_limit_bytes
-    if limit is None:
-        available = available_memory_bytes()
-        limit = None if available is None else available * 3 // 4
-    if limit is None or size.bytes <= limit:
-        return
-    held = _n(size.samples, "sample")
-    if size.queries:
-        held = f"{_n(size.queries, 'query')} and {held}"
-    raise ConfigError(f"the {size.what} would hold {held}, about {_human(size.bytes)} at {_QUERY_BYTES} B per "
-                      f"query and {size.sample_bytes} B per sample: more than the {_human(limit)} allowed (3/4 "
-                      f"of the memory available); {size.fix}", key=size.key)
-
-
-def available_memory_bytes() -> int | None:
-    """Memory this process can still take (Linux: MemAvailable, within the cgroup's limit and RLIMIT_AS;
-    elsewhere free physical pages); None when the system does not say."""
-    known = [x for x in (_meminfo_available(), _cgroup_room(), _rlimit_room()) if x is not None]
-    if known:
-        return min(known)
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
-def _read_small(path: str) -> str | None:
-    try:
-        with open(path) as f:
-            return f.read(8192)
-    except OSError:
-        return None
-
-
-def _meminfo_available() -> int | None:
-    for line in (_read_small("/proc/meminfo") or "").splitlines():
-        if line.startswith("MemAvailable:"):
-            return int(line.split()[1]) * 1024
-    return None
-
-
-def _cgroup_room() -> int | None:
-    limit, used = _read_small("/sys/fs/cgroup/memory.max"), _read_small("/sys/fs/cgroup/memory.current")
-    if limit is None or used is None or limit.strip() == "max":
-        return None
-    return max(int(limit) - int(used), 0)
-
-
-def _rlimit_room() -> int | None:
-    try:
-        import resource
-    except ImportError:  # not on Windows
-        return None
-    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
-    statm = _read_small("/proc/self/statm")
-    if soft == resource.RLIM_INFINITY or statm is None:
-        return None
-    return max(soft - int(statm.split()[0]) * os.sysconf("SC_PAGE_SIZE"), 0)
-
-
-def _n(count: int, noun: str) -> str:
-    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun[:-1] + 'ies' if noun.endswith('y') else noun + 's'}"
-
-
-def _human(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if n < 1000:
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:,.1f} PB"
-
-
 # --- accuracy-log sampling (performance passes) ----------------------------------------------------
 
 def accuracy_log_offset(settings: EffectiveSettings) -> float:
@@ -540,7 +378,7 @@ def accuracy_log_threshold(settings: EffectiveSettings) -> float:
 
 
 def accuracy_log_mask(settings: EffectiveSettings, schedule: QuerySchedule,
-                      first_sample_id: int) -> np.ndarray:
+                      first_sample_id: int) -> NDArray[np.bool_]:
     """Which samples of a performance pass have their response logged (bool per sample of `schedule`).
 
     Each sample's QueryMetadata draws a uniform u from its StartTest's SequenceGen, a default-seeded

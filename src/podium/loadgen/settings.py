@@ -8,11 +8,14 @@ Durations are integers of milliseconds, latencies integers of nanoseconds, as in
 
 `derive()` refuses, with a one-line `ConfigError` naming the setting, every value the engine cannot run
 as given (`check()`: non-finite or out-of-range numbers, an empty QSL, contradictory switches; then a
-schedule that is empty or would not fit in memory, sized by `schedule.run_sizes`), before the SUT or
-the QSL is touched. The official LoadGen 6.0.17 replaces a negative QPS by 1 with a logged error, runs
-on with NaN, and crashes (std::bad_alloc, SIGSEGV, SIGFPE) on a zero QPS or expected latency, an empty
-QSL or an empty schedule. A sample count above the QSL's total is capped, as the official does, but
-with a logged warning.
+schedule that is empty or would not fit in memory, sized by `run_sizes` in the closed forms of
+`schedule.generate_queries`), before the SUT or the QSL is touched. The official LoadGen 6.0.17 replaces
+a negative QPS by 1 with a logged error, runs on with NaN, and crashes (std::bad_alloc, SIGSEGV, SIGFPE)
+on a zero QPS or expected latency, an empty QSL or an empty schedule. A sample count above the QSL's
+total is capped, as the official does, but with a logged warning.
+
+The sizing is here rather than in `schedule` so that imports go one way (schedule -> settings ->
+footprint) and this module stays free of numpy (`podium --help` imports it for the enums).
 """
 
 from __future__ import annotations
@@ -22,8 +25,11 @@ import enum
 import math
 import numbers
 from dataclasses import dataclass, field
+from typing import Any, SupportsInt, TypeGuard
 
 from podium.core.errors import ConfigError, shown
+from podium.loadgen.footprint import SAMPLE_BYTES, TOKEN_BYTES, ScheduleSize, check_fits
+from podium.core.vocabulary import Scenario  # the engine's four scenarios; re-exported here
 
 __all__ = [
     "EffectiveSettings",
@@ -36,23 +42,10 @@ __all__ = [
     "check",
     "derive",
     "field_problem",
+    "pass_size",
+    "query_period_ns",
+    "run_sizes",
 ]
-
-
-class Scenario(enum.Enum):
-    """MLPerf inference scenarios; values are the names the official logs print."""
-
-    SINGLE_STREAM = "SingleStream"
-    MULTI_STREAM = "MultiStream"
-    SERVER = "Server"
-    OFFLINE = "Offline"
-
-    @classmethod
-    def parse(cls, text: str) -> Scenario:
-        for s in cls:
-            if text.replace("-", "").replace("_", "").lower() == s.value.lower():
-                return s
-        raise ValueError(f"unknown scenario {text!r}; expected one of {', '.join(s.value for s in cls)}")
 
 
 class Mode(enum.Enum):
@@ -130,7 +123,7 @@ class TestSettings:
     infer_token_latencies: bool = False
     token_latency_scaling_factor: int = 0  # no C++ initializer; 0 as seen from Python
 
-    def copy(self, **changes: object) -> TestSettings:
+    def copy(self, **changes: Any) -> TestSettings:  # Any: each field's own type (dataclasses.replace)
         return dataclasses.replace(self, **changes)
 
 
@@ -194,7 +187,7 @@ class EffectiveSettings:
     token_latency_scaling_factor: int
     issues: tuple[SettingsIssue, ...] = field(default=())
 
-    def replace(self, **changes: object) -> EffectiveSettings:
+    def replace(self, **changes: Any) -> EffectiveSettings:  # Any: each field's own type
         return dataclasses.replace(self, **changes)
 
     @property
@@ -213,7 +206,7 @@ def derive(requested: TestSettings, qsl_performance_count: int, qsl_total_count:
 
     `check()` runs first, then the derived values are checked: a finite target QPS, the repeated sample
     inside the loaded set, and a schedule that is not empty and fits in `memory_limit_bytes` (default:
-    3/4 of `schedule.available_memory_bytes()`). `checked=False` is the bare port: its `issues` carry the errors
+    3/4 of `footprint.available_memory_bytes()`). `checked=False` is the bare port: its `issues` carry the errors
     the official logs (a negative QPS replaced by 1, ...) instead of refusing them.
     """
     if checked:
@@ -376,16 +369,23 @@ _RULES: dict[str, _Rule] = {
 }
 
 
+def _boolish(value: object) -> TypeGuard[SupportsInt]:
+    """bool, numpy.bool_ (told by name: this module does not import numpy) or any integer."""
+    return isinstance(value, numbers.Integral) or type(value).__name__ in ("bool_", "bool")
+
+
 def _problem(rule: _Rule, value: object) -> bool:
     """True when `value` breaks `rule`."""
     if rule.kind == "bool":  # bool, numpy.bool_, or an integer 0 / 1
-        boolish = isinstance(value, numbers.Integral) or type(value).__name__ in ("bool_", "bool")
-        return not (boolish and int(value) in (0, 1))
+        return not (_boolish(value) and int(value) in (0, 1))
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return True
-    if rule.kind == "int" and not isinstance(value, numbers.Integral):  # 1.5 would be truncated
+    if rule.kind == "float":
+        x = float(value)
+    elif isinstance(value, numbers.Integral):
+        x = int(value)
+    else:  # an int setting given 1.5: it would be truncated
         return True
-    x = float(value) if rule.kind == "float" else int(value)
     if not math.isfinite(x):
         return True
     return x < rule.low or x > rule.high or (rule.open_low and x == rule.low) or (rule.open_high and x == rule.high)
@@ -433,6 +433,80 @@ QPS_SETTING = {Scenario.SINGLE_STREAM: "single_stream_expected_latency_ns",
                Scenario.SERVER: "server_target_qps", Scenario.OFFLINE: "offline_expected_qps"}
 
 
+# ---- sizes: what each pass of a run will hold, before it is generated -----------------------------------
+
+_HUGE = 1 << 62  # counts past this are over any limit: no need to carry them further
+_FIX = {
+    Scenario.SERVER: "lower server_target_qps, min_duration_ms or min_query_count",
+    Scenario.OFFLINE: "lower offline_expected_qps, min_duration_ms or min_query_count",
+    Scenario.SINGLE_STREAM: "raise single_stream_expected_latency_ns, or lower min_duration_ms or min_query_count",
+    Scenario.MULTI_STREAM: "raise multi_stream_expected_latency_ns, or lower min_duration_ms, min_query_count "
+                           "or multi_stream_samples_per_query",
+}
+
+
+def query_period_ns(qps: float) -> int:
+    """ScheduleDistribution for SingleStream/MultiStream/Offline: duration_cast<ns>(1.0 / qps)."""
+    return int((1.0 / qps) * 1e9)
+
+
+def _count(x: float) -> int:
+    return int(min(x, _HUGE))
+
+
+def pass_size(s: EffectiveSettings, mode: Mode, distribution_end: int) -> ScheduleSize:
+    """`schedule.generate_queries`' counts for a loaded set of `distribution_end` samples, in closed form (a
+    Server query count is its expectation: the Poisson draws are not made)."""
+    spq, scenario = s.samples_per_query, s.scenario
+    size = distribution_end + (spq - 1 if scenario is Scenario.MULTI_STREAM else 0)  # the padded set
+    per_sample = SAMPLE_BYTES + (TOKEN_BYTES if s.use_token_latencies else 0)
+
+    def made(queries: float, samples: float, key: str) -> ScheduleSize:
+        return ScheduleSize(_count(queries), _count(samples), per_sample, f"{scenario.value} {mode.value} "
+                            "schedule", _FIX[scenario], key)
+
+    if mode is Mode.ACCURACY:  # every loaded sample once (Offline: one query and a remainder)
+        return made(2 if scenario is Scenario.OFFLINE else size // spq, size, "accuracy_sample_count_override")
+    if scenario is Scenario.OFFLINE:
+        padded = spq % size if s.sample_concatenate_permutation else 0
+        return made(1, spq + (size - padded if padded else 0), QPS_SETTING[scenario])
+    if s.performance_issue_unique:
+        return made(size // spq, size // spq * spq, "performance_sample_count_override")
+    gen_ns = (1 if scenario is Scenario.SERVER else 2) * s.target_duration_ms * 1_000_000
+    if gen_ns == 0:
+        queries = 0.0
+    elif scenario is Scenario.SERVER:
+        queries = gen_ns / 1e9 * s.target_qps + 1
+    else:
+        queries = -(-gen_ns // max(query_period_ns(s.target_qps), 1)) + 1
+    minimum = s.min_query_count
+    if s.sample_concatenate_permutation:  # equal issue: whole passes over the loaded set
+        queries, minimum = (-(-_count(x) // size) * size for x in (queries, minimum))
+    n = max(_count(queries), minimum)
+    return made(n, n * spq, QPS_SETTING[scenario])
+
+
+def run_sizes(s: EffectiveSettings, qsl_total_count: int) -> list[ScheduleSize]:
+    """The performance pass (first, when the mode has one), the largest accuracy pass and the shuffle of
+    the QSL indices that `schedule.loadable_sets` cuts them from. FindPeakPerformance's later passes are sized as
+    they come."""
+    psc, sizes, shuffled = s.performance_sample_count, [], 0
+    if s.mode is not Mode.ACCURACY:
+        count = min(psc, qsl_total_count) if psc else qsl_total_count
+        sizes.append(pass_size(s, Mode.PERFORMANCE, count))
+        shuffled = count
+    if s.mode in (Mode.ACCURACY, Mode.SUBMISSION):
+        count = min(s.accuracy_sample_count, qsl_total_count)
+        size = pass_size(s, Mode.ACCURACY, min(psc, count) if psc else count)
+        fix = "lower accuracy_sample_count_override or performance_sample_count_override"
+        sizes.append(dataclasses.replace(size, fix=fix))
+        shuffled = max(shuffled, count)
+    fix = "lower performance_sample_count_override / accuracy_sample_count_override, or use a smaller QSL"
+    sizes.append(ScheduleSize(0, shuffled, SAMPLE_BYTES, "shuffle of the QSL indices", fix,
+                              "accuracy_sample_count_override"))
+    return sizes
+
+
 def _check_derived(eff: EffectiveSettings, qsl_total_count: int, memory_limit_bytes: int | None) -> None:
     name = QPS_SETTING[eff.scenario]
     if not (math.isfinite(eff.target_qps) and eff.target_qps > 0):
@@ -445,13 +519,11 @@ def _check_derived(eff: EffectiveSettings, qsl_total_count: int, memory_limit_by
     if eff.performance_issue_unique and eff.performance_sample_count == 0:
         raise ConfigError("performance_issue_unique issues each of performance_sample_count samples once, "
                           "and performance_sample_count is 0", key="performance_sample_count_override")
-    from podium.loadgen import schedule  # imported here: it imports this module
-
-    sizes = schedule.run_sizes(eff, qsl_total_count)
+    sizes = run_sizes(eff, qsl_total_count)
     if eff.mode is not Mode.ACCURACY and sizes[0].samples == 0:  # the official crashes on an empty schedule
         if eff.scenario is Scenario.OFFLINE:
             raise ConfigError("the Offline query would have no sample: min_query_count is 0 and 1.1 x "
                               "offline_expected_qps x min_duration_ms is below one", key="min_query_count")
         raise ConfigError("min_duration_ms and min_query_count are both 0: the schedule would be empty",
                           key="min_query_count")
-    schedule.check_fits(max(sizes, key=lambda z: z.bytes), memory_limit_bytes)
+    check_fits(max(sizes, key=lambda z: z.bytes), memory_limit_bytes)
