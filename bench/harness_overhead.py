@@ -38,7 +38,7 @@ def untrained_model(directory: Path) -> Path:
     import torch
 
     from podium.workloads.classification import export_onnx
-    from podium.workloads.digits import small_resnet
+    from podium.models.digits import small_resnet
 
     torch.manual_seed(0)
     return export_onnx(small_resnet().eval(), torch.zeros(1, 1, 8, 8), directory / "model.onnx")
@@ -46,7 +46,7 @@ def untrained_model(directory: Path) -> Path:
 
 def bare_loop(model: Path, batch: int, threads: int | None, seconds: float) -> float:
     """Samples/s of the runtime alone: the same batches, no harness."""
-    from podium.workloads.digits import load_splits
+    from podium.datasets.digits import load_splits
 
     _, (x, _) = load_splits()
     rows = np.random.default_rng(0).integers(0, len(x), size=batch * 64)

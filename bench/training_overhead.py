@@ -88,7 +88,7 @@ def broken(seeds: int, first_seed: int) -> None:
     """Two broken implementations: labels shuffled (a data-pipeline bug) and a 100x learning rate."""
     import numpy as np
 
-    from podium.workloads.digits import load_splits
+    from podium.datasets.digits import load_splits
 
     def shuffled_labels():
         (xt, yt), ev = load_splits()

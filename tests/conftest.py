@@ -12,7 +12,7 @@ def digits_model(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """{"onnx": model.onnx, "pt": model.pt} of an untrained (seeded) digits ResNet; top-1 near chance."""
     torch = pytest.importorskip("torch")
     from podium.workloads.classification import export_onnx
-    from podium.workloads.digits import small_resnet
+    from podium.models.digits import small_resnet
 
     torch.manual_seed(0)
     d = tmp_path_factory.mktemp("digits-model")

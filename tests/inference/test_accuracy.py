@@ -1,4 +1,5 @@
-"""Response encodings and accuracy: round trips, the accuracy log reader, top-1, accuracy.txt and accuracy.json."""
+"""Response encodings and accuracy runs: round trips, the accuracy log reader, scoring a log with a metric by name,
+accuracy.txt and accuracy.json. The metrics themselves are tested in tests/metrics/."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ import numpy as np
 import pytest
 
 from podium.core.errors import ConfigError, PodiumError, SUTError, UnknownNameError
-from podium.inference.accuracy import (EVALUATORS, AccuracyError, AccuracyResult, evaluate, read_accuracy_log,
-                                       round_significant, write_accuracy)
-from podium.inference.datasets import DATASETS, Dataset
+from podium.datasets import DATASETS, Dataset
+from podium.inference.accuracy import (AccuracyError, AccuracyResult, evaluate, read_accuracy_log, round_significant,
+                                       write_accuracy)
 from podium.inference.encoding import ResponseEncoding
 
 CLASS_ID = ResponseEncoding("int64", ())
@@ -224,7 +225,15 @@ def test_round_significant_half_even(value: float, expected: float) -> None:
     assert round_significant(value, 5) == expected
 
 
-def test_evaluators_registry() -> None:
-    assert "top1" in EVALUATORS.names()
-    top1 = EVALUATORS.get("top1")
-    assert (top1.metric, top1.units, top1.higher_is_better) == ("top1", "%", True)
+
+def test_scored_a_chunk_at_a_time(tmp_path: Path, dataset: Dataset, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The metric is fed as responses are decoded, a few at a time; a refused response is named by its qsl index.
+    monkeypatch.setattr("podium.inference.accuracy.CHUNK_SAMPLES", 3)
+    predictions = {int(i): int(i) for i in LABELS}
+    predictions[8] = 0
+    result = evaluate("top1", write_log(tmp_path / "log.json", class_ids(predictions)), dataset, CLASS_ID)
+    assert (result.good, result.total, result.value) == (9, 10, 90.0)
+    enc = ResponseEncoding("float32", (-1,))
+    rows = [(int(i), enc.encode(np.zeros(2 if i == 7 else 1))) for i in LABELS]
+    with pytest.raises(AccuracyError, match="vectors.json: qsl_idx 7: top1 expects one real class id"):
+        evaluate("top1", write_log(tmp_path / "vectors.json", rows), dataset, enc)

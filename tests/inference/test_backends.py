@@ -407,7 +407,7 @@ def test_submit_hands_done_the_output_or_the_exception(files):
 @pytest.fixture(scope="module")
 def digits_files(tmp_path_factory) -> dict[str, Path]:
     from podium.workloads.classification import export_onnx
-    from podium.workloads.digits import small_resnet
+    from podium.models.digits import small_resnet
 
     out = tmp_path_factory.mktemp("digits")
     torch.manual_seed(5)
@@ -418,7 +418,7 @@ def digits_files(tmp_path_factory) -> dict[str, Path]:
 
 
 def test_digits_export_loads_in_both_backends_at_any_batch_size(digits_files):
-    from podium.workloads.digits import small_resnet
+    from podium.models.digits import small_resnet
 
     torch.manual_seed(5)
     net = small_resnet().eval()

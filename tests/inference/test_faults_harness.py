@@ -51,7 +51,7 @@ def unencodable_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     come out as (N, 1), which the task's response encoding (one int64 per sample) cannot hold."""
     torch = pytest.importorskip("torch")
     from podium.workloads.classification import export_onnx
-    from podium.workloads.digits import small_resnet
+    from podium.models.digits import small_resnet
 
     class ExtraAxis(torch.nn.Module):
         def __init__(self) -> None:
@@ -73,7 +73,7 @@ def unencodable_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_late_completions_after_a_timed_out_pass_are_dropped_and_the_next_pass_is_served(
         digits_model, cache_dir, tmp_path, kind) -> None:
     """Fault: completions arriving after the pass's completion wait ran out (they used to kill the worker)."""
-    from podium.inference.datasets import DATASETS
+    from podium.datasets import DATASETS
 
     task = TASKS.get("digits")
     ds = DATASETS.get("digits")(None, performance_sample_count=355)
@@ -224,7 +224,7 @@ def test_records_and_accuracy_files_get_the_result_file_mode(digits_model, cache
 
 def test_a_full_disk_under_the_dataset_cache_is_one_error_and_leaves_no_temp_file(small_disk) -> None:
     """Fault: the preprocessing cache on a full disk (a real 256 KiB tmpfs, filled up)."""
-    from podium.inference.datasets import DATASETS
+    from podium.datasets import DATASETS
 
     _fill(small_disk / "filler")
     with pytest.raises(PodiumError, match="no space left"):

@@ -45,7 +45,7 @@ def test_batch_queue_waits_for_a_fuller_batch_when_asked() -> None:
 
 def _engine_run(model: Path, kind: str, scenario: Scenario, mode: Mode, tmp: Path, backend: str = "onnxruntime",
                 instances: int = 1, batch: int = 8):
-    from podium.inference.datasets import DATASETS
+    from podium.datasets import DATASETS
 
     task = TASKS.get("digits")
     ds = DATASETS.get("digits")(None, performance_sample_count=355)
@@ -79,7 +79,7 @@ def test_every_runner_completes_every_sample(digits_model, cache_dir, tmp_path, 
                                           ("pool", "pytorch")])
 def test_accuracy_log_holds_the_runtime_s_own_predictions(digits_model, cache_dir, tmp_path, kind, backend) -> None:
     from podium.inference.accuracy import read_accuracy_log
-    from podium.workloads.digits import load_splits
+    from podium.datasets.digits import load_splits
 
     model = digits_model["onnx"] if backend == "onnxruntime" else digits_model["pt"]
     _engine_run(model, kind, Scenario.OFFLINE, Mode.ACCURACY, tmp_path, backend=backend)

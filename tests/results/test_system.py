@@ -8,6 +8,7 @@ import pytest
 
 from podium.cli import main
 from podium.results import system as sysdesc
+from podium.results import system_probe
 from podium.results.checker import Severity
 
 LSCPU = json.dumps({"lscpu": [
@@ -40,9 +41,9 @@ def test_capture_overrides_win(tmp_path):
 
 
 def test_lscpu_nested_output_and_cpu_fields(tmp_path):
-    fields = sysdesc.lscpu_fields(LSCPU)
+    fields = system_probe.lscpu_fields(LSCPU)
     assert fields["Socket(s)"] == "2" and fields["L3 cache"] == "210 MiB (2 instances)"
-    cpu = sysdesc.cpu_fields(fields, "", sysfs=tmp_path)
+    cpu = system_probe.cpu_fields(fields, "", sysfs=tmp_path)
     assert cpu["host_processor_model_name"] == "Intel(R) Xeon(R) Platinum 8480+"
     assert cpu["host_processors_per_node"] == 2 and cpu["host_processor_core_count"] == 56
     assert cpu["host_processor_frequency"] == "3800 MHz"
@@ -55,40 +56,41 @@ def test_cpu_fields_from_proc_cpuinfo_and_sysfs(tmp_path):
         (tmp_path / "cache" / name).mkdir(parents=True)
         for key, value in (("level", level), ("type", kind), ("size", size)):
             (tmp_path / "cache" / name / key).write_text(value + "\n")
-    cpu = sysdesc.cpu_fields({}, cpuinfo, sysfs=tmp_path)
+    cpu = system_probe.cpu_fields({}, cpuinfo, sysfs=tmp_path)
     assert cpu["host_processor_model_name"] == "Example CPU" and cpu["host_processor_core_count"] == 4
     assert cpu["host_processor_frequency"] == "2400 MHz"
     assert cpu["host_processor_caches"].startswith("L1d: 32K")
 
 
 def test_memory_storage_network_and_os(tmp_path):
-    assert sysdesc.memory_fields("MemTotal:       263856128 kB\n")["host_memory_capacity"] == "252 GiB"
+    assert system_probe.memory_fields("MemTotal:       263856128 kB\n")["host_memory_capacity"] == "252 GiB"
     lsblk = json.dumps({"blockdevices": [
         {"name": "nvme0n1", "size": 2 * 10**12, "rota": False, "type": "disk", "tran": "nvme"},
         {"name": "sda", "size": 4 * 10**12, "rota": True, "type": "disk", "tran": "sata"},
         {"name": "zram0", "size": 10**9, "rota": False, "type": "disk", "tran": None}]})
-    storage = sysdesc.storage_fields(lsblk)
+    storage = system_probe.storage_fields(lsblk)
     assert storage == {"host_storage_capacity": "5588 GiB", "host_storage_type": "NVMe SSD, HDD"}
     (tmp_path / "eth0" / "device").mkdir(parents=True)
     (tmp_path / "eth0" / "speed").write_text("25000\n")
     (tmp_path / "lo").mkdir()
-    assert sysdesc.network_fields(tmp_path) == {"host_networking": "eth0 25000 Mb/s", "host_network_card_count": "1"}
-    assert sysdesc.operating_system('PRETTY_NAME="Ubuntu 24.04 LTS"\n').startswith("Ubuntu 24.04 LTS (kernel ")
+    assert system_probe.network_fields(tmp_path) == {"host_networking": "eth0 25000 Mb/s",
+                                                     "host_network_card_count": "1"}
+    assert system_probe.operating_system('PRETTY_NAME="Ubuntu 24.04 LTS"\n').startswith("Ubuntu 24.04 LTS (kernel ")
 
 
 def test_accelerators_from_nvidia_smi():
     text = "NVIDIA H100 80GB HBM3, 81559, 1980, 5, 16\nNVIDIA H100 80GB HBM3, 81559, [N/A], [N/A], [N/A]\n"
-    found = sysdesc.parse_nvidia_smi(text)
+    found = system_probe.parse_nvidia_smi(text)
     assert len(found) == 2 and found[0].memory_bytes == 81559 * 2**20 and found[1].max_clock_mhz is None
-    fields = sysdesc.accelerator_fields(found)
+    fields = system_probe.accelerator_fields(found)
     assert fields["accelerators_per_node"] == 2 and fields["accelerator_model_name"] == "NVIDIA H100 80GB HBM3"
     assert fields["accelerator_memory_capacity"] == "80 GiB" and fields["accelerator_memory_configuration"] == "HBM3"
     assert fields["accelerator_host_interconnect"] == "PCIe Gen5 x16"
-    assert sysdesc.parse_nvidia_smi("NVIDIA A100-SXM4-40GB, 40960\n")[0].max_clock_mhz is None
+    assert system_probe.parse_nvidia_smi("NVIDIA A100-SXM4-40GB, 40960\n")[0].max_clock_mhz is None
 
 
 def test_no_accelerator_is_the_string_zero_and_validates():
-    fields = sysdesc.accelerator_fields([])
+    fields = system_probe.accelerator_fields([])
     assert fields["accelerators_per_node"] == "0" and fields["accelerator_model_name"] == "N/A"
     desc = sysdesc.capture("x", **fields)
     assert not [f for f in sysdesc.validate(desc) if "accelerator" in f.message]

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from podium.results.runs import rcp_scaling, read_training, training_target
+from podium.results.layout import read_training
+from podium.results.runs import rcp_scaling, training_target
 from podium.training.convergence import published_minutes, score_scaling
 
 from .conftest import scripted_resnet

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from podium.core.errors import ConfigError
+from podium.core.vocabulary import Engine, PeakMethod, Precision, RunnerKind
 from podium.loadgen.settings import Mode, Scenario
 
 
@@ -28,19 +29,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--count", type=int, help="use only the first N samples (not valid for submission)")
     p.add_argument("--out", type=Path, default=Path("podium-out"), help="output root (default ./podium-out)")
     p.add_argument("--system", default="local", help="system id: results/<system>/ and systems/<system>.json")
-    p.add_argument("--engine", default="podium", choices=["podium", "official"],
+    p.add_argument("--engine", default="podium", choices=[e.value for e in Engine],
                    help="the load generator: Podium's (default) or the official mlcommons-loadgen")
     p.add_argument("--audit-config", type=Path, help="an audit.config to apply (compliance tests); none applies "
                    "otherwise, not even ./audit.config")
     p.add_argument("--completion-timeout-s", type=float,
                    help="how long to wait for the last completions (default: derived from the run's length)")
     r = p.add_argument_group("runner")
-    r.add_argument("--runner", choices=["inline", "pool", "processes"],
+    r.add_argument("--runner", choices=[k.value for k in RunnerKind],
                    help="default: inline for SingleStream, a thread pool otherwise")
     r.add_argument("--batch-size", type=int, help="max samples per batch")
     r.add_argument("--max-wait-us", type=int, default=0, help="how long a partial batch waits for more")
     r.add_argument("--instances", type=int, default=1, help="model instances (threads or processes)")
-    r.add_argument("--peak-method", default="loadgen", choices=["loadgen", "bisect"],
+    r.add_argument("--peak-method", default="loadgen", choices=[m.value for m in PeakMethod],
                    help="find-peak: the engine's FindPeakPerformance, or Podium's bisection under full rules")
     b = p.add_argument_group("backend")
     b.add_argument("--threads", type=int, help="intra-op threads per instance")
@@ -50,7 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--device", default="cpu", help="torch device (cpu, cuda)")
     b.add_argument("--compile", action="store_true", help="torch.compile the model")
     b.add_argument("--channels-last", action="store_true")
-    b.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
+    b.add_argument("--precision", default="fp32", choices=[x.value for x in Precision])
     a = p.add_argument_group("accuracy")
     a.add_argument("--accuracy-target", default="99", choices=["99", "99.9"], help="share of the FP32 reference")
     a.add_argument("--reference-accuracy", type=float, help="FP32 reference accuracy (benchmarks measured here)")
@@ -105,24 +106,25 @@ def spec_from_args(args: argparse.Namespace) -> Any:
         audit_config=args.audit_config)
 
 
-def one_line(r: dict[str, Any]) -> str:
-    """The run's result in one line: metric, validity or why not, accuracy against target."""
-    head = f"{r['benchmark']} {r['scenario']} {r['mode']} on {r['backend'].get('name', '?')}"
-    if r.get("status") == "aborted":
-        return f"{head}: ABORTED — {r['errors'][0] if r['errors'] else r.get('signal')}"
-    if r["errors"]:
-        return f"{head}: FAILED — {r['errors'][0]}"
-    if r["mode"] == "accuracy":
-        a = r.get("accuracy") or {}
-        target = "" if a.get("target") is None else f" (target {a['target']:.3f})"
-        verdict = "PASSED" if a.get("passed") else "BELOW TARGET"
-        return f"{head}: accuracy {a.get('value', float('nan')):.3f}{a.get('units', '')}{target} {verdict}"
-    res = r["result"]
-    from podium.inference.record import Headline
+def one_line(r: Any) -> str:
+    """The run's result (a `RunRecord`) in one line: metric, validity or why not, accuracy against target."""
+    from podium.inference.record import Headline, Status
 
-    text = Headline(res["metric"], res["value"], res["units"]).text()
-    why = "" if res["validity"] == "VALID" and not res["reasons"] else f" ({'; '.join(res['reasons'])})"
-    return f"{head}: {text} {res['validity']}{why}"
+    head = f"{r.benchmark} {r.scenario.value} {r.mode.name.lower()} on {r.backend.get('name', '?')}"
+    if r.status is Status.ABORTED:
+        return f"{head}: ABORTED — {r.errors[0] if r.errors else r.signal}"
+    if r.errors:
+        return f"{head}: FAILED — {r.errors[0]}"
+    if r.mode is Mode.ACCURACY:
+        a = r.accuracy
+        value = float("nan") if a is None or a.value is None else a.value
+        target = "" if a is None or a.target is None else f" (target {a.target:.3f})"
+        verdict = "PASSED" if a is not None and a.passed else "BELOW TARGET"
+        return f"{head}: accuracy {value:.3f}{'' if a is None else a.units or ''}{target} {verdict}"
+    res = r.result
+    text = Headline(res.metric, res.value, res.units).text()
+    why = "" if res.validity == "VALID" and not res.reasons else f" ({'; '.join(res.reasons)})"
+    return f"{head}: {text} {res.validity}{why}"
 
 
 def cmd_infer(args: argparse.Namespace) -> int:
@@ -132,7 +134,8 @@ def cmd_infer(args: argparse.Namespace) -> int:
     for r in result.records:
         print(one_line(r))
     if result.peak is not None:
-        print(f"peak: {result.peak.get('peak_qps')} QPS (bracket {result.peak.get('bracket_qps')})")
+        bracket = None if result.peak.bracket_qps is None else list(result.peak.bracket_qps)
+        print(f"peak: {result.peak.peak_qps} QPS (bracket {bracket})")
     if result.kept_in is not None:
         print(f"files: {result.kept_in} (the run failed: the previous results in {result.scenario_dir} are "
               "unchanged)")

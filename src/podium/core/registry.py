@@ -1,12 +1,13 @@
 """A named plugin registry: a decorator to register, entry points for third-party plugins, "did you mean".
 
-One `Registry` object per plugin kind: workloads, backends, datasets, accuracy evaluators.
+One `Registry` object per plugin kind: workloads, backends, inference tasks, models, datasets, metrics.
 """
 
 from __future__ import annotations
 
 import difflib
 import importlib
+import pkgutil
 from collections.abc import Callable, Iterable
 from importlib import metadata
 from typing import Generic, TypeVar
@@ -20,13 +21,15 @@ Factory = Callable[[], T]
 class Registry(Generic[T]):
     """Plugins of one kind, by name; each registered as a zero-argument factory called on lookup.
 
-    `builtins` are modules imported on first lookup (so that `podium --help` imports none of them);
+    `builtins` are modules imported on first lookup (so that `podium --help` imports none of them), and so is
+    every module of the package `package` (a new plugin there is one file, listed nowhere);
     `group` is the entry-point group scanned for third-party plugins (each entry point loads a factory).
     """
 
-    def __init__(self, kind: str, group: str, builtins: Iterable[str] = ()) -> None:
+    def __init__(self, kind: str, group: str, builtins: Iterable[str] = (), package: str | None = None) -> None:
         self.kind, self._group = kind, group
         self._builtins = tuple(builtins)
+        self._package = package
         self._factories: dict[str, Factory[T]] = {}
         self._loaded = False
 
@@ -61,8 +64,16 @@ class Registry(Generic[T]):
         if self._loaded:
             return
         self._loaded = True
-        for module in self._builtins:
+        for module in self._builtins + self._package_modules():
             importlib.import_module(module)
         for ep in metadata.entry_points(group=self._group):
             if ep.name not in self._factories:
                 self._factories[ep.name] = ep.load()
+
+    def _package_modules(self) -> tuple[str, ...]:
+        """The modules of `package` (not its subpackages, not `_private` ones), in name order."""
+        if self._package is None:
+            return ()
+        path = importlib.import_module(self._package).__path__
+        return tuple(f"{self._package}.{m.name}" for m in sorted(pkgutil.iter_modules(path), key=lambda m: m.name)
+                     if not m.ispkg and not m.name.startswith("_"))

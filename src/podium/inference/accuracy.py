@@ -1,11 +1,12 @@
 """Accuracy of an accuracy run: read `mlperf_log_accuracy.json`, score it, write `accuracy.txt` and `accuracy.json`.
 
 The responses are read from LoadGen's accuracy log and decoded with the run's declared `ResponseEncoding`, never
-recovered by regex from printed text (reference/inference_suite.md §2.2). An evaluator (one per metric, in the
-`EVALUATORS` registry) gets the decoded responses by qsl index and the dataset, and returns an `AccuracyResult`;
-`accuracy.txt` carries the official script's line for that metric (what the submission checker parses), and
-`accuracy.json` the same numbers as data (both written atomically, with the mode every result file gets).
-Failures raise `AccuracyError(PodiumError)`.
+recovered by regex from printed text (reference/inference_suite.md §2.2). They are scored by the task's metric,
+looked up by name in `podium.metrics.METRICS` (the metrics training uses too): decoded a chunk at a time, in qsl
+order, and fed to the metric as they are decoded, so that the decoded outputs of a 50,000-sample run are never
+all in memory. `accuracy.txt` carries the official script's line for that metric (what the submission checker
+parses), and `accuracy.json` the same numbers as data (both written atomically, with the mode every result file
+gets). Failures raise `AccuracyError(PodiumError)`.
 """
 
 from __future__ import annotations
@@ -13,23 +14,24 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from podium.core.errors import PodiumError, SUTError
 from podium.core.files import atomic_write, atomic_write_json, ensure_dir
-from podium.core.registry import Registry
-from podium.inference.datasets.base import Dataset
+from podium.datasets.base import Dataset
 from podium.inference.encoding import ResponseEncoding
+from podium.metrics import METRICS, Metric, MetricInputError, Score
 
 # accuracy.json format changes (loaders accept every version):
 #   1: metric, value (raw), value_reported (5 significant figures), units, good, total, missing, target, passed
 ACCURACY_SCHEMA_VERSION = 1
 REPORTED_SIGNIFICANT_FIGURES = 5  # inference rules: accuracy is reported to 5 significant figures, half to even
+CHUNK_SAMPLES = 4096  # responses decoded and scored at a time
 LOG_FORMAT = 'a JSON list of {"seq_id", "qsl_idx", "data": <hex>} as LoadGen writes it'
 
 
@@ -38,35 +40,14 @@ class AccuracyError(PodiumError):
 
 
 @dataclass(frozen=True)
-class AccuracyResult:
-    """One metric over one accuracy run. `value` is raw (in `units`); `good` is None for metrics with no count."""
+class AccuracyResult(Score):
+    """A metric's score over one accuracy run, with the samples the log lacked (scored only with allow_missing)."""
 
-    metric: str
-    value: float
-    units: str
-    good: int | None
-    total: int
     missing_indices: tuple[int, ...] = ()
-    details: Mapping[str, float] = field(default_factory=dict)  # sub-scores (e.g. per-class AP), raw
 
     @property
     def value_reported(self) -> float:
         return round_significant(self.value, REPORTED_SIGNIFICANT_FIGURES)
-
-
-class Evaluator(Protocol):
-    """Scores decoded responses against a dataset; `summary_line` is the official script's accuracy.txt line."""
-
-    metric: str
-    units: str
-    higher_is_better: bool
-
-    def score(self, responses: Mapping[int, np.ndarray], dataset: Dataset) -> AccuracyResult: ...
-
-    def summary_line(self, result: AccuracyResult) -> str: ...
-
-
-EVALUATORS: Registry[Evaluator] = Registry("accuracy evaluator", "podium.evaluators")
 
 
 def round_significant(value: float, digits: int) -> float:
@@ -110,13 +91,29 @@ def _entry(path: Path, k: int, entry: Any) -> tuple[int, bytes]:
 
 def evaluate(metric: str, log_path: Path | str, dataset: Dataset, encoding: ResponseEncoding, *,
              allow_missing: bool = False) -> AccuracyResult:
-    """Score the accuracy log at `log_path` with the `metric` evaluator.
+    """Score the accuracy log at `log_path` with the metric called `metric`.
 
     An accuracy run covers the whole dataset once (inference rules), so a sample absent from the log is an
     AccuracyError naming how many are missing; `allow_missing` scores the rest and records the missing ones.
     """
-    evaluator = EVALUATORS.get(metric)
+    scorer = METRICS.get(metric)
     raw = read_accuracy_log(log_path)
+    missing = _check_coverage(log_path, raw, dataset, allow_missing)
+    labels = dataset.labels()
+    indices = sorted(raw)
+    for start in range(0, len(indices), CHUNK_SAMPLES):
+        chunk = indices[start:start + CHUNK_SAMPLES]
+        outputs = [_decode(log_path, i, raw[i], encoding) for i in chunk]
+        _update(scorer, log_path, chunk, outputs, labels[chunk])
+    score = scorer.compute()
+    return AccuracyResult(score.metric, score.value, score.units, score.good, score.total, score.details,
+                          missing_indices=missing)
+
+
+def _check_coverage(log_path: Path | str, raw: Mapping[int, bytes], dataset: Dataset,
+                    allow_missing: bool) -> tuple[int, ...]:
+    """The dataset's qsl indices absent from the log; an AccuracyError for indices beyond the dataset, and for
+    absent ones unless `allow_missing`."""
     total = dataset.total_sample_count
     beyond = sorted(i for i in raw if i >= total)
     if beyond:
@@ -126,12 +123,17 @@ def evaluate(metric: str, log_path: Path | str, dataset: Dataset, encoding: Resp
     if missing and not allow_missing:
         raise AccuracyError(f"{log_path}: {len(missing)} of {total} samples have no response (first: "
                             f"{list(missing[:5])}); an accuracy run must cover the whole dataset once")
-    responses = {i: _decode(log_path, i, data, encoding) for i, data in raw.items()}
+    return missing
+
+
+def _update(scorer: Metric, log_path: Path | str, chunk: list[int], outputs: list[np.ndarray],
+            labels: np.ndarray) -> None:
+    """Feed one chunk of decoded responses to the metric; a response it refuses is named by its qsl index."""
     try:
-        result = evaluator.score(responses, dataset)
-    except AccuracyError as e:
-        raise AccuracyError(f"{log_path}: {e}") from None
-    return replace(result, missing_indices=missing)
+        scorer.update(outputs, labels)
+    except MetricInputError as e:
+        where = "" if e.sample is None else f"qsl_idx {chunk[e.sample]}: "
+        raise AccuracyError(f"{log_path}: {where}{e}") from None
 
 
 def _decode(log_path: Path | str, qsl_idx: int, data: bytes, encoding: ResponseEncoding) -> np.ndarray:
@@ -146,13 +148,13 @@ def passed(result: AccuracyResult, target: float | None) -> bool | None:
     if target is None:
         return None
     value = result.value_reported
-    return value >= target if EVALUATORS.get(result.metric).higher_is_better else value <= target
+    return value >= target if METRICS.get(result.metric).higher_is_better else value <= target
 
 
 def write_accuracy(directory: Path | str, result: AccuracyResult, target: float | None) -> tuple[Path, Path]:
     """Write accuracy.txt (the official line) and accuracy.json into `directory`; return both paths."""
     directory = ensure_dir(directory)
-    line = EVALUATORS.get(result.metric).summary_line(result)
+    line = METRICS.get(result.metric).summary_line(result)
     record = {"schema_version": ACCURACY_SCHEMA_VERSION, "metric": result.metric, "value": result.value,
               "value_reported": result.value_reported, "units": result.units, "good": result.good,
               "total": result.total, "missing": len(result.missing_indices), "target": target,
@@ -163,37 +165,3 @@ def write_accuracy(directory: Path | str, result: AccuracyResult, target: float 
     atomic_write(txt, line + "\n")
     atomic_write_json(js, record)
     return txt, js
-
-
-class Top1:
-    """Top-1 classification accuracy in %: each response is one predicted class id, compared with the label."""
-
-    metric: str = "top1"
-    units: str = "%"
-    higher_is_better: bool = True
-
-    def score(self, responses: Mapping[int, np.ndarray], dataset: Dataset) -> AccuracyResult:
-        labels = dataset.labels()
-        indices = sorted(responses)
-        found = np.array([_class_id(i, responses[i]) for i in indices], dtype=np.int64)
-        good = int(np.count_nonzero(found == labels[indices])) if indices else 0
-        value = 100.0 * good / len(indices) if indices else 0.0
-        return AccuracyResult(self.metric, value, self.units, good=good, total=len(indices))
-
-    def summary_line(self, result: AccuracyResult) -> str:
-        # The line of vision/classification_and_detection/tools/accuracy-imagenet.py.
-        return f"accuracy={result.value:.3f}%, good={result.good}, total={result.total}"
-
-
-def _class_id(qsl_idx: int, response: np.ndarray) -> int:
-    """The class id in a response; like the reference script, a float id is truncated; a NaN never matches."""
-    if response.size != 1 or response.dtype.kind not in "biuf":
-        raise AccuracyError(f"qsl_idx {qsl_idx}: top1 expects one real class id per response, got "
-                            f"{response.dtype} of shape {response.shape}")
-    value = response.reshape(-1)[0]
-    return int(value) if np.isfinite(value) else -1
-
-
-@EVALUATORS.register("top1")
-def _top1() -> Evaluator:
-    return Top1()

@@ -1,6 +1,6 @@
 """Response encodings: how one sample's output becomes the bytes LoadGen logs, and back.
 
-A task declares its encoding once (dtype and per-sample shape); the SUT encodes with it, the accuracy evaluator
+A task declares its encoding once (dtype and per-sample shape); the SUT encodes with it, the accuracy glue
 decodes `mlperf_log_accuracy.json` with the same declaration, which the run record stores (`describe`). The
 reference harnesses each pick a private byte layout and the accuracy scripts must be told it again by flag
 (`--dtype`, `--output_dtype`; reference/inference_suite.md §2.2); here it travels with the run. Bytes are in

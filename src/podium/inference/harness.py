@@ -106,7 +106,7 @@ def _example_batch(dataset: Any, n: int) -> Any:
 
 
 def _open_dataset(p: Plan) -> Any:
-    from podium.inference.datasets import DATASETS
+    from podium.datasets import DATASETS
 
     opener = DATASETS.get(p.task.dataset)
     return opener(p.spec.dataset_path, cache_dir=p.spec.cache_dir,
@@ -121,10 +121,10 @@ def _write_scenario_files(p: Plan, dataset: Any) -> None:
         "input_data_types": str(getattr(dataset, "dtype", "fp32")),
         "retraining": "no",
         "starting_weights_filename": Path(p.spec.model_path).name,
-        "weight_data_types": precision,
+        "weight_data_types": precision.value,
         "weight_transformations": "none" if p.spec.backend == "pytorch" else "exported to ONNX",
         "podium": {"round": p.round.name, "backend": p.spec.backend, "runner": p.runner.describe(),
-                   "engine": p.spec.engine, "valid_for_submission": p.spec.valid_for_submission},
+                   "engine": p.spec.engine.value, "valid_for_submission": p.spec.valid_for_submission},
     })
 
 

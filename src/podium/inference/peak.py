@@ -17,55 +17,54 @@ from typing import Any
 
 from podium.core.errors import ConfigError
 from podium.core.files import output_error
+from podium.core.vocabulary import Engine, PeakMethod
 from podium.inference.plan import settings_for
-from podium.inference.record import write_json
+from podium.inference.record import PEAK_NAME, PeakRecord, PeakStep, RunRecord, write_peak
 from podium.loadgen import logparse
 from podium.loadgen.settings import Mode, Scenario
 
 TOLERANCE = 0.02  # stop when hi / lo <= 1 + TOLERANCE
 MAX_TRIALS = 12
-PEAK_NAME = "podium_peak.json"
 _FOUND = re.compile(r"Found peak performance field: ([0-9.eE+-]+)")
 
 
-def search(session: Any, records: list[dict[str, Any]]) -> dict[str, Any]:
+def search(session: Any, records: list[RunRecord]) -> PeakRecord:
     p = session.plan
     if p.spec.scenario is not Scenario.SERVER:
         raise ConfigError("a peak search needs the Server scenario (--scenario Server)")
     peak_dir = p.files_dir / "find_peak"
-    result = _loadgen(session, records, peak_dir) if p.spec.peak == "loadgen" else _bisect(session, records, peak_dir)
-    write_json(peak_dir / PEAK_NAME, result)
+    find = _loadgen if p.spec.peak is PeakMethod.LOADGEN else _bisect
+    result = find(session, records, peak_dir)
+    write_peak(peak_dir / PEAK_NAME, result)
     return result
 
 
-def _loadgen(session: Any, records: list, peak_dir: Path) -> dict[str, Any]:
+def _loadgen(session: Any, records: list[RunRecord], peak_dir: Path) -> PeakRecord:
     r = session.run_test(Mode.FIND_PEAK, peak_dir)
     records.append(r)
     peak_qps = session.last_peak_qps  # the engine's result; the official engine's only says it in its log
-    if peak_qps is None and session.plan.spec.engine == "official":
+    if peak_qps is None and session.plan.spec.engine is Engine.OFFICIAL:
         detail = logparse.read_detail(peak_dir / "mlperf_log_detail.txt", strict=False)
         found = [float(m.group(1)) for e in detail.entries if (m := _FOUND.search(str(e.get("value"))))]
         peak_qps = found[-1] if found else None
-    return {"schema_version": 1, "kind": "podium.inference.peak", "method": "loadgen",
-            "peak_qps": peak_qps, "bracket_qps": None, "steps": []}
+    return PeakRecord(PeakMethod.LOADGEN, peak_qps)
 
 
-def _bisect(session: Any, records: list, peak_dir: Path) -> dict[str, Any]:
-
+def _bisect(session: Any, records: list[RunRecord], peak_dir: Path) -> PeakRecord:
     base = settings_for(session.plan, Mode.PERFORMANCE)
-    steps: list[dict[str, Any]] = []
-    best: dict[str, Any] | None = None
+    steps: list[PeakStep] = []
+    best: tuple[float, Path] | None = None  # the highest valid target QPS, and its run's folder
 
     def trial(qps: float) -> bool:
         nonlocal best
         outdir = peak_dir / f"step_{len(steps):02d}"
         r = session.run_test(Mode.PERFORMANCE, outdir, base.copy(server_target_qps=qps))
         records.append(r)
-        ok = r["result"]["validity"] == "VALID" and not r["errors"]
-        steps.append({"target_qps": qps, "validity": r["result"]["validity"], "achieved_qps": r["result"]["value"],
-                      "p99_ns": r["latency_ns"].get("p99"), "reasons": r["result"]["reasons"], "dir": outdir.name})
-        if ok and (best is None or qps > best["target_qps"]):
-            best = {"target_qps": qps, "dir": outdir}
+        result = r.result
+        ok = result.validity == "VALID" and not r.errors
+        steps.append(PeakStep(qps, result.validity, result.value, r.latency_ns.p99, result.reasons, outdir.name))
+        if ok and (best is None or qps > best[0]):
+            best = (qps, outdir)
         return ok
 
     # Below this rate a run needs more than its minimum duration to issue its minimum query count: the
@@ -79,11 +78,10 @@ def _bisect(session: Any, records: list, peak_dir: Path) -> dict[str, Any]:
         run_1 = session.plan.files_dir / "performance" / "run_1"
         shutil.rmtree(run_1, ignore_errors=True)
         try:
-            shutil.copytree(best["dir"], run_1)
+            shutil.copytree(best[1], run_1)
         except OSError as e:
             raise output_error(e, run_1) from e
-    return {"schema_version": 1, "kind": "podium.inference.peak", "method": "bisect", "peak_qps": lo,
-            "bracket_qps": [lo, hi], "tolerance": TOLERANCE, "steps": steps}
+    return PeakRecord(PeakMethod.BISECT, lo, (lo, hi), TOLERANCE, tuple(steps))
 
 
 def _bracket(trial: Any, start: float, floor: float, steps: list,

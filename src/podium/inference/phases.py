@@ -8,6 +8,7 @@ settings LoadGen ran with, as its detail log has them (effective_*), beside thos
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import time
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ import numpy as np
 from podium.core import signals
 from podium.core.errors import PodiumError, RunAborted
 from podium.core.files import ensure_dir, file_sha256, output_error
+from podium.core.vocabulary import Engine
 from podium.inference import record as rec
 from podium.inference.plan import InferenceResult, Plan, settings_for
 from podium.loadgen import logparse
@@ -61,7 +63,7 @@ class Session:
         from podium.inference.runners import make_runner
 
         self.plan, self.dataset = p, dataset
-        make = OfficialCompleter if p.spec.engine == "official" else NativeCompleter
+        make = OfficialCompleter if p.spec.engine is Engine.OFFICIAL else NativeCompleter
         self.completer = make(p.task.encoding)
         self.runner = make_runner(p.model, dataset, self.completer, p.runner)
         self.library = Library(dataset, self.runner)
@@ -88,7 +90,7 @@ class Session:
             out.records.append(self.run_test(Mode.ACCURACY, p.files_dir / "accuracy"))
         return out
 
-    def run_test(self, mode: Mode, outdir: Path, settings: TestSettings | None = None) -> dict[str, Any]:
+    def run_test(self, mode: Mode, outdir: Path, settings: TestSettings | None = None) -> rec.RunRecord:
         """One LoadGen test into `outdir`; returns (and writes) its record; RunAborted after writing it when
         a signal stopped the test."""
         settings = settings or settings_for(self.plan, mode)
@@ -99,18 +101,20 @@ class Session:
         run = self._engine_run(settings, outdir)
         self.last_peak_qps = run.peak_qps
         record = self._record(mode, outdir, settings, run, started, t0)
-        record["late_samples"] = self.runner.late_samples - late_before
-        if mode is Mode.ACCURACY and record["status"] == "finished":
-            record["accuracy"] = self._score(outdir, record)
-            record["status"] = "failed" if record["errors"] else "finished"  # an unreadable accuracy log
-        rec.write_json(outdir / rec.RECORD_NAME, record)
+        record = dataclasses.replace(record, late_samples=self.runner.late_samples - late_before)
+        if mode is Mode.ACCURACY and record.status is rec.Status.FINISHED:
+            accuracy, error = self._score(outdir)
+            errors = record.errors if error is None else (*record.errors, error)
+            record = dataclasses.replace(record, accuracy=accuracy, errors=errors,  # an unreadable accuracy log
+                                         status=rec.Status.FAILED if errors else rec.Status.FINISHED)
+        rec.write_record(outdir / rec.RECORD_NAME, record)
         if run.signum is not None:
             raise RunAborted(f"{signals.describe(run.signum)} during the {mode.name.lower()} test; its logs and "
                              "record were written", signum=run.signum)
         return record
 
     def _engine_run(self, settings: TestSettings, outdir: Path) -> EngineRun:
-        if self.plan.spec.engine == "official":
+        if self.plan.spec.engine is Engine.OFFICIAL:
             return self._official_run(settings, outdir)
         from podium import loadgen
         from podium.inference.progress import watching
@@ -139,58 +143,60 @@ class Session:
             return EngineRun(None, [signals.describe(signals.signum_of(e))], signals.signum_of(e))
 
     def _record(self, mode: Mode, outdir: Path, settings: TestSettings, run: EngineRun, started: str,
-                t0: float) -> dict[str, Any]:
+                t0: float) -> rec.RunRecord:
         p, spec = self.plan, self.plan.spec
         detail = _read_detail(outdir)
         failures = [f.describe() for f in self.completer.failures]
         errors = [f"inference failed on {f['samples']} samples (ids {f['sample_ids'][:8]}): {f['error']}"
                   for f in failures] + [e for e in run.errors if e]
         errors += [str(e.get("value")) for e in getattr(detail, "errors", []) if str(e.get("value")) not in errors]
-        head = rec.headline(spec.scenario, detail) if mode is not Mode.ACCURACY else None
-        validity = str(detail.get("result_validity", "INVALID")) if head else None
-        if errors and validity == "VALID":
-            validity = "INVALID"
-        status = "aborted" if run.signum is not None else "failed" if errors else "finished"
-        out: dict[str, Any] = {
-            "schema_version": rec.SCHEMA_VERSION, "kind": "podium.inference.run",
-            "system_id": spec.system_id, "round": p.round.name, "benchmark": p.bench.name,
-            "scenario": spec.scenario.value, "mode": mode.name.lower(), "engine": spec.engine,
-            "status": status, "signal": _signal_name(run.signum),
-            "short": spec.short, "valid_for_submission": spec.valid_for_submission,
-            "backend": self._backend_info(), "runner": self.runner.describe(),
-            "model": {"path": str(Path(spec.model_path).resolve()), "sha256": file_sha256(spec.model_path)},
-            "dataset": self.dataset.describe(), "response_encoding": p.task.encoding.describe(),
-            "settings": _effective_settings(detail), "settings_requested": _requested(settings, spec),
-            "result": None if head is None else {
-                "metric": head.key, "value": head.value, "units": head.units, "validity": validity,
-                "reasons": _reasons(detail) + ([] if spec.valid_for_submission else
-                                               ["short run: not valid for submission"])},
-            "latency_ns": _latency_summary(detail), "errors": errors, "failed_batches": failures,
-            "started_at": started, "wall_s": round(time.perf_counter() - t0, 3), "versions": rec.versions(),
-        }
-        if run.latencies_ns is not None and mode is not Mode.ACCURACY:
-            out.update(rec.latency_shape(run.latencies_ns))
-        return out
+        status = rec.Status.ABORTED if run.signum is not None else rec.Status.FAILED if errors else rec.Status.FINISHED
+        shape = rec.latency_distribution(run.latencies_ns) if run.latencies_ns is not None and \
+            mode is not Mode.ACCURACY else (None, None)
+        return rec.RunRecord(
+            system_id=spec.system_id, round=p.round.name, benchmark=p.bench.name, scenario=spec.scenario, mode=mode,
+            engine=spec.engine, status=status, signal=_signal_name(run.signum), short=spec.short,
+            valid_for_submission=spec.valid_for_submission, backend=self._backend_info(),
+            runner=self.runner.describe(),
+            model=rec.ModelFile(str(Path(spec.model_path).resolve()), file_sha256(spec.model_path)),
+            dataset=self.dataset.describe(), response_encoding=p.task.encoding,
+            settings=_effective_settings(detail), settings_requested=_requested(settings, spec),
+            result=_result(mode, detail, spec, errors), latency_ns=_latency_summary(detail), errors=tuple(errors),
+            failed_batches=tuple(rec.FailedBatch(tuple(f["sample_ids"]), f["samples"], f["error"]) for f in failures),
+            started_at=started, wall_s=round(time.perf_counter() - t0, 3), versions=rec.versions(),
+            latency_quantiles=shape[0], latency_histogram=shape[1])
 
     def _backend_info(self) -> dict[str, Any]:
         models = getattr(self.runner, "models", None) or [getattr(self.runner, "model", None)]
         info = getattr(self.runner, "worker_info", None) or [m.describe() for m in models if m is not None]
         return info[0] if info else {"name": self.plan.spec.backend}
 
-    def _score(self, outdir: Path, record: dict[str, Any]) -> dict[str, Any]:
-        """Accuracy from mlperf_log_accuracy.json and the dataset's ground truth; accuracy.txt and .json."""
+    def _score(self, outdir: Path) -> tuple[rec.Accuracy, str | None]:
+        """Accuracy from mlperf_log_accuracy.json and the dataset's ground truth (accuracy.txt and .json beside
+        it), and the error when the log could not be scored."""
         from podium.inference.accuracy import evaluate, write_accuracy
 
         p = self.plan
         try:
             result = evaluate(p.task.metric, outdir / "mlperf_log_accuracy.json", self.dataset, p.task.encoding)
         except PodiumError as e:
-            record["errors"].append(f"accuracy: {e}")
-            return {"metric": p.task.metric, "value": None, "target": p.accuracy_target, "passed": False}
+            return rec.Accuracy(p.task.metric, None, p.accuracy_target, passed=False), f"accuracy: {e}"
         write_accuracy(outdir, result, p.accuracy_target)
         passed = p.accuracy_target is None or result.value >= p.accuracy_target
-        return {"metric": result.metric, "value": result.value, "units": result.units, "good": result.good,
-                "total": result.total, "target": p.accuracy_target, "passed": passed}
+        return rec.Accuracy(result.metric, result.value, p.accuracy_target, passed, units=result.units,
+                            good=result.good, total=result.total), None
+
+
+def _result(mode: Mode, detail: Any, spec: Any, errors: list[str]) -> rec.Result | None:
+    """A performance test's headline result; an error makes a VALID one INVALID. None for an accuracy test."""
+    if mode is Mode.ACCURACY:
+        return None
+    head = rec.headline(spec.scenario, detail)
+    validity = str(detail.get("result_validity", "INVALID"))
+    if errors and validity == "VALID":
+        validity = "INVALID"
+    reasons = _reasons(detail) + ([] if spec.valid_for_submission else ["short run: not valid for submission"])
+    return rec.Result(head.key, head.value, head.units, validity, tuple(reasons))
 
 
 def _signal_name(signum: int | None) -> str | None:
@@ -207,13 +213,12 @@ def _effective_settings(detail: Any) -> dict[str, Any]:
     return {key.removeprefix("effective_"): value for key, value in detail.items() if key.startswith("effective_")}
 
 
-def _requested(s: TestSettings, spec: Any) -> dict[str, Any]:
+def _requested(s: TestSettings, spec: Any) -> rec.RequestedSettings:
     """What the harness asked the engine for (config files and overrides applied; audit.config not yet)."""
-    return {"min_duration_ms": s.min_duration_ms, "min_query_count": s.min_query_count,
-            "server_target_qps": s.server_target_qps, "server_target_latency_ns": s.server_target_latency_ns,
-            "offline_expected_qps": s.offline_expected_qps,
-            "audit_config": None if spec.audit_config is None else str(Path(spec.audit_config).resolve()),
-            "completion_timeout_s": spec.completion_timeout_s}
+    return rec.RequestedSettings(
+        s.min_duration_ms, s.min_query_count, s.server_target_qps, s.server_target_latency_ns,
+        s.offline_expected_qps, None if spec.audit_config is None else str(Path(spec.audit_config).resolve()),
+        spec.completion_timeout_s)
 
 
 def _read_detail(outdir: Path) -> Any:
@@ -231,11 +236,11 @@ def _reasons(detail: Any) -> list[str]:
     return [text for key, text in checks if detail.get(key) is False]
 
 
-def _latency_summary(detail: Any) -> dict[str, Any]:
+def _latency_summary(detail: Any) -> rec.LatencySummary:
     keys = {"mean": "result_mean_latency_ns", "p50": "result_50.00_percentile_latency_ns",
             "p90": "result_90.00_percentile_latency_ns", "p99": "result_99.00_percentile_latency_ns",
             "max": "result_max_latency_ns"}
-    return {name: detail[key] for name, key in keys.items() if key in detail}
+    return rec.LatencySummary(**{name: detail[key] for name, key in keys.items() if key in detail})
 
 
 __all__ = ["EngineRun", "Library", "Scenario", "Session"]

@@ -13,13 +13,20 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from podium.core.errors import ConfigError
 from podium.core.files import atomic_write
+from podium.core.vocabulary import Engine, PeakMethod, RunnerKind
 from podium.inference.backends import BackendOptions
+from podium.inference.record import PeakRecord, RunRecord
 from podium.inference.runners import ModelSpec, RunnerConfig
 from podium.loadgen.settings import Mode, Scenario, TestSettings
+
+if TYPE_CHECKING:  # imported when a plan is made, not when this module loads (fast start)
+    from podium.benchmarks.benchmark import Benchmark
+    from podium.benchmarks.catalogue import Round
+    from podium.inference.tasks import Task
 
 # --short: a quick look, marked not valid for submission.
 # The query counts are the smallest early stopping can pass (p90: 44, p99: 459 queries) with a margin, so a
@@ -48,11 +55,11 @@ class InferenceSpec:
     short: bool = False
     out: Path = Path("podium-out")
     system_id: str = "local"
-    engine: str = "podium"  # or "official" (mlcommons-loadgen)
+    engine: Engine = Engine.PODIUM  # or the official mlcommons-loadgen (the text is taken too)
     target_qps: float | None = None  # Server target / Offline expected QPS, as user.conf would set them
     reference_accuracy: float | None = None  # for benchmarks whose FP32 reference is measured at run time
     accuracy_target: str = "99"  # which of the benchmark's targets ("99", "99.9")
-    peak: str = "loadgen"  # find-peak method: the engine's FindPeakPerformance, or Podium's "bisect"
+    peak: PeakMethod = PeakMethod.LOADGEN  # find-peak: the engine's FindPeakPerformance, or Podium's bisection
     cache_dir: Path | None = None
     progress: bool | None = None  # live progress lines; None: when stderr is a terminal
     # How long the engine waits for the last completions; None: derived by the engine from the run's
@@ -61,6 +68,8 @@ class InferenceSpec:
     audit_config: Path | None = None  # an audit.config applied on purpose (never one found in the cwd)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "engine", Engine.parse(self.engine))  # frozen: the text to its member, once
+        object.__setattr__(self, "peak", PeakMethod.parse(self.peak))
         _check_number("dataset_count", self.dataset_count, integer=True, positive=True)
         _check_number("target_qps", self.target_qps, positive=True)
         _check_number("reference_accuracy", self.reference_accuracy)
@@ -88,19 +97,19 @@ class InferenceResult:
     """The records of the runs made (podium_run.json contents) and where the scenario's files are."""
 
     scenario_dir: Path
-    records: list[dict[str, Any]]
-    peak: dict[str, Any] | None = None
+    records: list[RunRecord]
+    peak: PeakRecord | None = None
     kept_in: Path | None = None  # a run that failed: where its files are (scenario_dir keeps the previous ones)
 
     @property
     def ok(self) -> bool:
         """Every run valid (accuracy runs: accuracy met) and nothing failed."""
-        return bool(self.records) and all(_record_ok(r) for r in self.records)
+        return bool(self.records) and all(r.ok for r in self.records)
 
     @property
     def failed(self) -> bool:
         """A test failed (the SUT raised, samples never completed): the run did not finish."""
-        return any(r["errors"] for r in self.records)
+        return any(r.errors for r in self.records)
 
     @property
     def files(self) -> Path:
@@ -108,22 +117,14 @@ class InferenceResult:
         return self.kept_in or self.scenario_dir
 
 
-def _record_ok(r: dict[str, Any]) -> bool:
-    if r["errors"]:
-        return False
-    if r["mode"] == "accuracy":
-        return bool(r.get("accuracy", {}).get("passed"))
-    return r["result"]["validity"] == "VALID"
-
-
 @dataclass
 class Plan:
     """A spec resolved against the registry: round, benchmark, task, paths, runner, model."""
 
     spec: InferenceSpec
-    round: Any
-    bench: Any
-    task: Any
+    round: Round
+    bench: Benchmark
+    task: Task
     scenario_dir: Path
     conf_path: Path
     runner: RunnerConfig
@@ -140,9 +141,9 @@ class Plan:
 def default_runner(scenario: Scenario, batch_size: int | None = None, instances: int = 1) -> RunnerConfig:
     """Inline for SingleStream (one query at a time), a batching thread pool otherwise."""
     if scenario is Scenario.SINGLE_STREAM and instances == 1:
-        return RunnerConfig("inline", 1 if batch_size is None else batch_size, 0, 1)
+        return RunnerConfig(RunnerKind.INLINE, 1 if batch_size is None else batch_size, 0, 1)
     default_batch = {Scenario.MULTI_STREAM: 8, Scenario.SERVER: 8, Scenario.OFFLINE: 64}.get(scenario, 1)
-    return RunnerConfig("pool", default_batch if batch_size is None else batch_size, 0, instances)
+    return RunnerConfig(RunnerKind.POOL, default_batch if batch_size is None else batch_size, 0, instances)
 
 
 def plan(spec: InferenceSpec) -> Plan:
@@ -154,10 +155,6 @@ def plan(spec: InferenceSpec) -> Plan:
     rnd = get_round(spec.round) if spec.round else None
     bench = rnd.benchmark(spec.benchmark) if rnd else find_benchmark(spec.benchmark)
     rnd = rnd or get_round(bench.round_name)
-    if spec.engine not in ("podium", "official"):
-        raise ConfigError(f"unknown engine {spec.engine!r}; expected podium or official")
-    if spec.peak not in ("loadgen", "bisect"):
-        raise ConfigError(f"unknown peak search {spec.peak!r}; expected loadgen or bisect", key="peak")
     _check_model_file(spec.model_path)
     for what, path in (("user.conf", spec.user_conf), ("audit.config", spec.audit_config)):
         if path is not None and not Path(path).is_file():
@@ -167,7 +164,7 @@ def plan(spec: InferenceSpec) -> Plan:
                           "shipped with Podium)")
     sdir = spec.out / "results" / spec.system_id / bench.name / spec.scenario.value
     runner = spec.runner or default_runner(spec.scenario)
-    if spec.engine == "official" and runner.kind == "processes":
+    if spec.engine is Engine.OFFICIAL and runner.kind is RunnerKind.PROCESSES:
         raise ConfigError("--engine official runs thread or inline runners (the official LoadGen's callbacks "
                           "are not picklable)")
     model = ModelSpec(spec.backend, str(spec.model_path), spec.options, task.torch_model, task.postprocess)
@@ -181,7 +178,7 @@ def _check_model_file(path: Path) -> None:
         raise ConfigError(f"model file {path} is empty", path=str(path))
 
 
-def _accuracy_target(spec: InferenceSpec, bench: Any) -> float | None:
+def _accuracy_target(spec: InferenceSpec, bench: Benchmark) -> float | None:
     """The accuracy threshold in the metric's units, at the chosen level ("99", "99.9") of the benchmark's
     reference: the registry's, or one measured at run time (`spec.reference_accuracy`)."""
     if spec.reference_accuracy is None and bench.reference_measured_at_run_time:

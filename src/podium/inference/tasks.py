@@ -1,6 +1,9 @@
 """Inference tasks: what serving a benchmark means — its dataset, model definition, post-processing, response
 encoding and accuracy metric — declared as data, once per benchmark (not one `main.py` per benchmark).
 
+A task composes the shared benchmark parts by name: a dataset of `podium.datasets`, a model of `podium.models`
+(needed only to load a state dict), a metric of `podium.metrics`.
+
 A task is looked up by the benchmark's name in `TASKS`; the numbers that rule the benchmark (targets, latency
 bounds, sample counts) live in the benchmark registry (`podium.benchmarks`), not here.
 """
@@ -17,6 +20,7 @@ import numpy as np
 from podium.core.errors import ConfigError
 from podium.core.registry import Registry
 from podium.inference.encoding import ResponseEncoding
+from podium.models import MODELS
 
 
 def argmax(outputs: np.ndarray) -> np.ndarray:
@@ -38,22 +42,27 @@ POSTPROCESSORS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 
 @dataclass(frozen=True)
 class Task:
-    """How to serve one benchmark. `torch_model` is "module:function" returning an nn.Module for state dicts."""
+    """How to serve one benchmark; `dataset`, `model` and `metric` are names in the registries of the shared parts."""
 
     benchmark: str
-    dataset: str  # a name in podium.inference.datasets.DATASETS
+    dataset: str  # a name in podium.datasets.DATASETS
     postprocess: str  # a name in POSTPROCESSORS
     encoding: ResponseEncoding
-    metric: str  # a name in podium.inference.accuracy.EVALUATORS
-    torch_model: str | None = None
+    metric: str  # a name in podium.metrics.METRICS
+    model: str | None = None  # a name in podium.models.MODELS: what a state dict is loaded into
     default_model: str | None = None  # where `podium run` leaves the model, relative to its output
     needs_dataset_path: bool = False
 
     def postprocessor(self) -> Callable[[np.ndarray], np.ndarray]:
         return POSTPROCESSORS[self.postprocess]
 
+    @property
+    def torch_model(self) -> str | None:
+        """"module:function" building the model untrained (how a worker process finds it), or None."""
+        return MODELS.get(self.model).reference if self.model else None
+
     def model_factory(self) -> Callable[[], Any] | None:
-        return resolve(self.torch_model) if self.torch_model else None
+        return MODELS.get(self.model).build if self.model else None
 
 
 def resolve(ref: str) -> Any:
@@ -73,7 +82,7 @@ _CLASS_ID = ResponseEncoding("int64", ())
 @TASKS.register("digits")
 def _digits() -> Task:
     return Task("digits", dataset="digits", postprocess="argmax", encoding=_CLASS_ID, metric="top1",
-                torch_model="podium.workloads.digits:small_resnet")
+                model="digits")
 
 
 @TASKS.register("resnet50")

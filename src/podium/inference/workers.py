@@ -21,7 +21,7 @@ import numpy as np
 
 from podium.core.errors import SUTError
 from podium.inference.completion import Completer
-from podium.inference.runners import BatchQueue, ModelSpec, QueueFed, RunnerConfig
+from podium.inference.sut import BatchQueue, ModelSpec, QueueFed, RunnerConfig
 
 # How often a dispatcher waiting for a reply checks that its worker is alive.
 _POLL_S = 0.05

@@ -1,9 +1,13 @@
 """podium.results: results people can publish — system descriptions, submission trees, the checker.
 
-    podium.results.system       capture this machine into systems/<id>.json; write; validate per round
+    podium.results.layout       the on-disk layout of results and submissions: paths, the one walker of
+                                results trees, the one MLLOG reader, the results found (`scan`)
+    podium.results.system       system descriptions (systems/<id>.json): fields per round, validate, capture
+    podium.results.system_probe what this machine reveals about itself (lscpu, /proc, /sys, NVML, ...)
     podium.results.submission   MLPerf inference and training submission trees from run directories
     podium.results.checker      `podium check`: one small rule per requirement, findings, exit code
-    podium.results.tables, .report, .comparison, .plots, .runs    summary tables and the HTML report
+    podium.results.summary, .runs        one row per result found, and what a training result scores
+    podium.results.tables, .comparison, .report, .plots    summary tables, comparisons and the HTML report
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from podium.core.errors import ConfigError
-from podium.results.tables import Better, Results, Row, fmt
+from podium.results.summary import Better, Results, Row, fmt
 
 __all__ = ["Cell", "Comparison", "Side", "compare", "default_comparisons", "fmt_ratio", "select", "verdict"]
 

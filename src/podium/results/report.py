@@ -25,8 +25,8 @@ from markupsafe import Markup
 from podium import __version__
 from podium.core.files import atomic_write
 from podium.results import comparison, plots, runs, tables
-from podium.results.runs import InferenceResult, TrainingResult
-from podium.results.tables import Row, fmt
+from podium.results.layout import InferenceRun, TrainingRun, system_description
+from podium.results.summary import Row, fmt
 
 __all__ = ["build_report", "render", "write", "write_report"]
 
@@ -105,7 +105,7 @@ def _latency_text(ns: Any) -> str:
     return f"{plots.fmt_num(ns / per)} {unit}"
 
 
-def _run_facts(r: InferenceResult) -> list[tuple[str, str]]:
+def _run_facts(r: InferenceRun) -> list[tuple[str, str]]:
     record, d = r.record, r.detail
     facts = [(name, _latency_text(d.get(key))) for name, key in LATENCY_FACTS]
     facts += [("queries", fmt(d.get("result_query_count"))),
@@ -140,7 +140,7 @@ def _latency_plots(record: Mapping[str, Any]) -> tuple[Any, Any]:
     return histogram, cdf
 
 
-def _peak(r: InferenceResult) -> tuple[Any, list[tuple[str, str]]]:
+def _peak(r: InferenceRun) -> tuple[Any, list[tuple[str, str]]]:
     """The peak search's plot (None without steps that carry both QPS and p99, e.g. method "loadgen")."""
     if r.peak is None:
         return None, []
@@ -156,7 +156,7 @@ def _peak(r: InferenceResult) -> tuple[Any, list[tuple[str, str]]]:
     return svg, facts
 
 
-def _run_view(r: InferenceResult, row: Row, anchor: str) -> dict[str, Any]:
+def _run_view(r: InferenceRun, row: Row, anchor: str) -> dict[str, Any]:
     histogram, cdf = _latency_plots(r.record)
     peak, peak_facts = _peak(r)
     return {"anchor": anchor, "title": f"{r.benchmark} · {r.scenario}", "label": row.label,
@@ -166,7 +166,7 @@ def _run_view(r: InferenceResult, row: Row, anchor: str) -> dict[str, Any]:
             "cdf": cdf, "peak": peak, "peak_facts": peak_facts}
 
 
-def _training_view(t: TrainingResult, row: Row, anchor: str) -> dict[str, Any]:
+def _training_view(t: TrainingRun, row: Row, anchor: str) -> dict[str, Any]:
     target = runs.training_target(t)
     series = [plots.Series(f"run {log.index}" + ("" if log.status == "success" else f" ({log.status or 'no stop'})"),
                            tuple((ms / 1000, v) for ms, v in log.evals), log.status == "success")
@@ -189,7 +189,7 @@ def _system_views(results: tables.Results) -> list[dict[str, Any]]:
     found += [(t.system_id, t.system, t.root) for t in results.training]
     for system_id, system, root in found:
         key = (system_id, json.dumps(system, sort_keys=True, default=str))
-        where = str(root / "systems" / f"{system_id}.json") if system else "(no systems/<id>.json found)"
+        where = str(system_description(root, system_id)) if system else "(no systems/<id>.json found)"
         view = seen.setdefault(key, {"id": system_id, "name": system.get("system_name") or system_id,
                                      "where": [], "fields": [(k, _field_text(v)) for k, v in system.items()]})
         if where not in view["where"]:

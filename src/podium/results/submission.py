@@ -44,44 +44,28 @@ from pathlib import Path
 from typing import Any
 
 from podium.core.errors import ConfigError, OutputError, PodiumError
-from podium.core.files import FILE_MODE, atomic_write, dumps_json, ensure_dir, file_sha256, output_error
+from podium.core.files import atomic_write, dumps_json, ensure_dir, file_sha256, output_error
+from podium.results import layout
 from podium.results import system as sysdesc
 from podium.results.checker.finding import Finding
-from podium.results.checker.tree import (MAX_ACCURACY_LOG_BYTES, UnreadableFile, is_training_dir, read_json,
-                                         read_mllog, subdirs)
+from podium.results.layout import (ACC_FILES, ACCURACY, ACCURACY_JSON, ACCURACY_LOG, ACCURACY_TXT,
+                                   MAX_ACCURACY_LOG_BYTES, PERF_FILES, PERFORMANCE, RUN_RECORD, SCALING_FILE,
+                                   SCENARIO_FILES, TRACE_LOG, ScenarioFolder, TrainingFolder, UnreadableFile,
+                                   read_mllog, read_object, read_run_record)
 from podium.results.runs import rcp_scaling
 from podium.workloads.base import Division
 
+__all__ = [
+    "ACC_FILES", "BuildResult", "ELISION", "MAX_ACCURACY_LOG_BYTES", "PERF_FILES", "RunInputs", "SCENARIO_FILES",
+    "VIEWABLE_BYTES", "build_submission", "check_org", "checker_name", "choose_org", "find_runs",
+    "inference_problems", "logged_orgs", "scenario_readme", "source_readme", "training_problems",
+    "truncate_accuracy_log", "truncated",
+]
+
 VIEWABLE_BYTES = 4096                  # kept at each end of a truncated accuracy log
 ELISION = b"\n\n...\n\n"
-PERF_FILES = ("mlperf_log_detail.txt", "mlperf_log_summary.txt", "podium_run.json")
-ACC_FILES = ("mlperf_log_detail.txt", "mlperf_log_summary.txt", "mlperf_log_accuracy.json", "accuracy.txt",
-             "accuracy.json", "podium_run.json")
-SCENARIO_FILES = ("user.conf", "measurements.json", "mlperf.conf")   # mlperf.conf is optional
-SKIPPED_IN_COPIES = ("mlperf_log_trace.json",)
+SKIPPED_IN_COPIES = (TRACE_LOG,)
 STAGING_PREFIX = ".podium-build-"
-DIR_MODE = FILE_MODE | (FILE_MODE & 0o444) >> 2   # searchable where readable: 0755 beside 0644
-
-
-@dataclass(frozen=True)
-class InferenceResult:
-    """One results/<system>/<benchmark>/<scenario>/ of a run directory; `benchmark` is the name it gets in the
-    package (the checker's: resnet50 -> resnet)."""
-
-    run: Path
-    system: str
-    benchmark: str
-    path: Path
-
-
-@dataclass(frozen=True)
-class TrainingResult:
-    """One results/<system>/<benchmark>/ of training logs of a run directory."""
-
-    run: Path
-    system: str
-    benchmark: str
-    path: Path
 
 
 @dataclass(frozen=True)
@@ -95,10 +79,11 @@ class BuildResult:
 
 @dataclass
 class RunInputs:
-    """The results found in the run directories given to a build."""
+    """The results found in the run directories given to a build; a scenario's `benchmark` is the name it gets
+    in the package (the checker's: resnet50 -> resnet)."""
 
-    inference: list[InferenceResult] = field(default_factory=list)
-    training: list[TrainingResult] = field(default_factory=list)
+    inference: list[ScenarioFolder] = field(default_factory=list)
+    training: list[TrainingFolder] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------- truncation
@@ -113,7 +98,7 @@ def truncated(data: bytes) -> bytes:
 def truncate_accuracy_log(acc_dir: Path) -> str | None:
     """Append the log's sha256 to accuracy.txt as `hash=`, then cut the log; the hash written, or None when there
     is no log or it is already done (a hash present and the log within the limit, as the official tool decides)."""
-    log, txt = acc_dir / "mlperf_log_accuracy.json", acc_dir / "accuracy.txt"
+    log, txt = acc_dir / ACCURACY_LOG, acc_dir / ACCURACY_TXT
     if not log.is_file():
         return None
     text = txt.read_text(encoding="utf-8") if txt.is_file() else ""
@@ -132,32 +117,22 @@ def find_runs(paths: Sequence[Path]) -> RunInputs:
     training/ folders); ConfigError for a path that is neither."""
     found = RunInputs()
     for path in paths:
-        dirs = [path] if (path / "results").is_dir() else [path / k for k in ("inference", "training")
-                                                            if (path / k / "results").is_dir()]
-        if not dirs:
+        trees = layout.run_trees(path)
+        if not trees:
             raise ConfigError("not a Podium run directory (no results/ in it or in inference/, training/)",
                               path=str(path))
-        for run in dirs:
-            _collect(run, found)
+        for tree in trees:
+            inference, training = layout.contents(tree)
+            found.inference += inference
+            found.training += training
     return found
 
 
-def _collect(run: Path, found: RunInputs) -> None:
-    """The results of one run directory; folders named ".*" (staging, partial runs) are not results."""
-    for system_dir in subdirs(run / "results"):
-        for bench_dir in subdirs(system_dir):
-            if is_training_dir(bench_dir):
-                found.training.append(TrainingResult(run, system_dir.name, bench_dir.name, bench_dir))
-                continue
-            for scenario_dir in subdirs(bench_dir):
-                found.inference.append(InferenceResult(run, system_dir.name, bench_dir.name, scenario_dir))
-
-
-def inference_problems(result: InferenceResult) -> Iterator[str]:
+def inference_problems(result: ScenarioFolder) -> Iterator[str]:
     """Why a result may not be submitted: a short run, one marked not valid, an INVALID performance result."""
-    for sub in (Path("performance") / "run_1", Path("accuracy")):
-        record = read_json(result.path / sub / "podium_run.json")
-        if not isinstance(record, dict):
+    for sub in (PERFORMANCE, ACCURACY):
+        record = read_run_record(result.path / sub / RUN_RECORD)
+        if record is None:
             continue
         where = result.path / sub
         if record.get("short"):
@@ -169,15 +144,15 @@ def inference_problems(result: InferenceResult) -> Iterator[str]:
             yield f"{where}: result is {validity}"
 
 
-def training_problems(result: TrainingResult) -> Iterator[str]:
+def training_problems(result: TrainingFolder) -> Iterator[str]:
     """Why a training result may not be submitted: an interrupted campaign, fewer runs than required, runs that
     converged faster than the reference convergence points allow."""
-    campaign = read_json(result.run / "podium" / result.system / result.benchmark / "campaign.json")
-    if not isinstance(campaign, dict):
+    campaign = read_object(layout.campaign_record(result.tree, result.system, result.benchmark))
+    if campaign is None:
         return
     if campaign.get("interrupted"):
         yield f"{result.path}: the campaign was interrupted"
-    required, logs = campaign.get("runs_required"), len(list(result.path.glob("result_*.txt")))
+    required, logs = campaign.get("runs_required"), len(layout.training_logs(result.path))
     if isinstance(required, int) and logs < required:
         yield f"{result.path}: {logs} runs of the {required} required"
     convergence = campaign.get("convergence") or {}
@@ -185,18 +160,17 @@ def training_problems(result: TrainingResult) -> Iterator[str]:
         yield f"{result.path}: convergence check failed ({convergence.get('message', '')})"
 
 
-def _write_scaling(result: TrainingResult, dest: Path) -> None:
+def _write_scaling(result: TrainingFolder, dest: Path) -> None:
     """scaling.json beside the logs when the runs converged faster than the reference mean but passed the RCP
     check: the score is published times this factor (training.md §1.2), as the official package checker
     writes it. A scaling.json already in the run directory (a reviewer's) is copied as it is."""
-    given = result.path / "scaling.json"
+    given = result.path / SCALING_FILE
     if given.is_file():
         shutil.copyfile(given, dest / given.name)
         return
-    campaign = read_json(result.run / "podium" / result.system / result.benchmark / "campaign.json")
-    factor = rcp_scaling(campaign if isinstance(campaign, dict) else None)
+    factor = rcp_scaling(read_object(layout.campaign_record(result.tree, result.system, result.benchmark)))
     if factor > 1:
-        atomic_write(dest / "scaling.json", json.dumps({"scaling_factor": factor}) + "\n")
+        atomic_write(dest / SCALING_FILE, json.dumps({"scaling_factor": factor}) + "\n")
 
 
 def checker_name(round_name: str | None, benchmark: str, recorded_target: float | None = None) -> str:
@@ -220,17 +194,17 @@ def checker_name(round_name: str | None, benchmark: str, recorded_target: float 
     return benchmark
 
 
-def _recorded_target(result: InferenceResult) -> float | None:
-    data = read_json(result.path / "accuracy" / "accuracy.json")
-    target = data.get("target") if isinstance(data, dict) else None
+def _recorded_target(result: ScenarioFolder) -> float | None:
+    data = read_object(result.path / ACCURACY / ACCURACY_JSON)
+    target = data.get("target") if data is not None else None
     return float(target) if isinstance(target, (int, float)) else None
 
 
-def _round_of(results: Sequence[InferenceResult]) -> str | None:
+def _round_of(results: Sequence[ScenarioFolder]) -> str | None:
     rounds = set()
     for r in results:
-        record = read_json(r.path / "performance" / "run_1" / "podium_run.json")
-        if isinstance(record, dict) and record.get("round"):
+        record = read_run_record(r.path / PERFORMANCE / RUN_RECORD)
+        if record is not None and record.get("round"):
             rounds.add(str(record["round"]))
     if len(rounds) > 1:
         raise ConfigError(f"the runs are from different rounds ({', '.join(sorted(rounds))}): "
@@ -286,7 +260,7 @@ def _gather(runs: Sequence[str | os.PathLike[str]], org: str | None,
 def _plan(inputs: RunInputs, base: Path, div: Division, org: str) -> list[tuple[str, Path]]:
     """(kind, package directory) to build; ConfigError when one exists already."""
     both = bool(inputs.inference) and bool(inputs.training)
-    plan = [(kind, (base / kind if both else base) / div.value / org)
+    plan = [(kind, layout.package_dir(base / kind if both else base, div.value, org))
             for kind, found in (("inference", inputs.inference), ("training", inputs.training)) if found]
     for _, target in plan:
         if target.exists():
@@ -300,7 +274,7 @@ def logged_orgs(inputs: RunInputs) -> dict[str, Path]:
     """The organizations the training logs name (`submission_org`), each with the first log naming it."""
     found: dict[str, Path] = {}
     for result in inputs.training:
-        for log in sorted(result.path.glob("result_*.txt")):
+        for log in layout.training_logs(result.path):
             org = next((e.get("value") for e in read_mllog(log) if e.get("key") == "submission_org"), None)
             if org is not None:
                 found.setdefault(str(org), log)
@@ -353,9 +327,9 @@ def _default_org(logged: dict[str, Path], inputs: RunInputs) -> tuple[str, list[
 
 def _descriptions(inputs: RunInputs) -> list[dict[str, Any]]:
     found = []
-    for run, system in {(r.run, r.system) for r in [*inputs.inference, *inputs.training]}:
-        desc = read_json(run / "systems" / f"{system}.json")
-        if isinstance(desc, dict):
+    for tree, system in {(r.tree, r.system) for r in [*inputs.inference, *inputs.training]}:
+        desc = read_object(layout.system_description(tree, system))
+        if desc is not None:
             found.append(desc)
     return found
 
@@ -374,7 +348,7 @@ def _build_staged(base: Path, plan: list[tuple[Path, Callable[[Path, Path], None
         for i, (target, fill) in enumerate(plan):
             ensure_dir(stage / str(i))
             fill(stage / str(i), target)
-            _publishable(stage / str(i))
+            layout.make_public(stage / str(i))
         for i, (target, _) in enumerate(plan):
             ensure_dir(target.parent)
             os.rename(stage / str(i), target)
@@ -413,17 +387,6 @@ def _build_error(e: OSError | OutputError, base: Path, stage: Path | None,
     return output_error(cause, where, "write" if inside else "read")
 
 
-def _publishable(folder: Path) -> None:
-    """Give every file FILE_MODE and every folder DIR_MODE: copies keep their source's mode (a 0600 record),
-    and a staging folder is made 0700."""
-    os.chmod(folder, DIR_MODE)
-    for path, dirs, files in os.walk(folder):
-        for name in dirs:
-            os.chmod(os.path.join(path, name), DIR_MODE)
-        for name in files:
-            os.chmod(os.path.join(path, name), FILE_MODE)
-
-
 def _refuse_invalid(inputs: RunInputs, allow_invalid: bool) -> None:
     problems = [p for r in inputs.inference for p in inference_problems(r)]
     problems += [p for r in inputs.training for p in training_problems(r)]
@@ -452,35 +415,35 @@ class _Packer:
     availability: str | None
     findings: list[Finding]
 
-    def inference(self, pkg: Path, final: Path, results: list[InferenceResult]) -> None:
+    def inference(self, pkg: Path, final: Path, results: list[ScenarioFolder]) -> None:
         round_name = _round_of(results)
-        source_dir = "code" if sysdesc.round_key(round_name or "current") < (6, 0) else "src"
+        before_v6 = sysdesc.round_key(round_name or "current") < (6, 0)
+        source_folder = layout.SOURCE_FOLDER_BEFORE_V6 if before_v6 else layout.SOURCE_FOLDER
         for r in results:
-            dest = pkg / "results" / r.system / r.benchmark / r.path.name
+            dest = layout.scenario_dir(pkg, r.system, r.benchmark, r.scenario)
             _copy_scenario(r.path, dest)
-            atomic_write(dest / "README.md", scenario_readme(r, dest))
-            readme = pkg / source_dir / r.benchmark / "README.md"
+            atomic_write(dest / layout.README, scenario_readme(r, dest))
+            readme = layout.inference_readme(pkg, r.benchmark, source_folder)
             if not readme.exists():
                 atomic_write(readme, source_readme(r.benchmark))
-        self._systems(pkg, final, {(r.run, r.system) for r in results}, sysdesc.Usage.INFERENCE, round_name)
+        self._systems(pkg, final, {(r.tree, r.system) for r in results}, sysdesc.Usage.INFERENCE, round_name)
 
-    def training(self, pkg: Path, final: Path, results: list[TrainingResult]) -> None:
+    def training(self, pkg: Path, final: Path, results: list[TrainingFolder]) -> None:
         for r in results:
-            dest = pkg / "results" / r.system / r.benchmark
+            dest = layout.training_dir(pkg, r.system, r.benchmark)
             dest.mkdir(parents=True)
-            for log in sorted(r.path.glob("result_*.txt")):
+            for log in layout.training_logs(r.path):
                 shutil.copyfile(log, dest / log.name)
             _write_scaling(r, dest)
-            readme = pkg / "benchmarks" / r.benchmark / "implementations" / "podium" / "README.md"
-            atomic_write(readme, source_readme(r.benchmark))
-        self._systems(pkg, final, {(r.run, r.system) for r in results}, sysdesc.Usage.TRAINING, None)
+            atomic_write(layout.training_readme(pkg, r.benchmark), source_readme(r.benchmark))
+        self._systems(pkg, final, {(r.tree, r.system) for r in results}, sysdesc.Usage.TRAINING, None)
 
     def _systems(self, pkg: Path, final: Path, used: set[tuple[Path, str]], usage: sysdesc.Usage,
                  round_name: str | None) -> None:
         """Copy each system's description once, with the package's submitter and division; validate it."""
         chosen: dict[str, tuple[Path, dict[str, Any]]] = {}
-        for run, system in sorted(used):
-            path = run / "systems" / f"{system}.json"
+        for tree, system in sorted(used):
+            path = layout.system_description(tree, system)
             if not path.is_file():
                 raise ConfigError(f"no system description for {system!r} (run `podium system --id {system}`)",
                                   path=str(path))
@@ -493,9 +456,9 @@ class _Packer:
             chosen[system] = (path, desc)
         for system, (_, desc) in sorted(chosen.items()):
             adjusted = self._adjust(desc, usage)
-            sysdesc.write(pkg / "systems" / f"{system}.json", adjusted)
+            sysdesc.write(layout.system_description(pkg, system), adjusted)
             self.findings.extend(sysdesc.validate(adjusted, round_name or "current", usage,
-                                                  path=str(final / "systems" / f"{system}.json")))
+                                                  path=str(layout.system_description(final, system))))
 
     def _adjust(self, desc: dict[str, Any], usage: sysdesc.Usage) -> dict[str, Any]:
         out = dict(desc, submitter=self.org, division=self.division.value)
@@ -513,19 +476,20 @@ class _Packer:
 
 def _copy_scenario(src: Path, dest: Path) -> None:
     """The scenario's files (copied without their modes: `_publishable` sets them), accuracy logs truncated."""
-    for sub, names in ((Path("performance") / "run_1", PERF_FILES), (Path("accuracy"), ACC_FILES)):
+    for sub, names in ((PERFORMANCE, PERF_FILES), (ACCURACY, ACC_FILES)):
         (dest / sub).mkdir(parents=True)
         for name in names:
             if (src / sub / name).is_file():
-                copy = _copy_public_record if name == "podium_run.json" else shutil.copyfile
+                copy = _copy_public_record if name == RUN_RECORD else shutil.copyfile
                 copy(src / sub / name, dest / sub / name)
     for name in SCENARIO_FILES:
         if (src / name).is_file():
             shutil.copyfile(src / name, dest / name)
-    for test in (d for d in subdirs(src) if d.name.startswith("TEST")):
+    for test in layout.compliance_dirs(src):
         shutil.copytree(test, dest / test.name, ignore=shutil.ignore_patterns(*SKIPPED_IN_COPIES, ".*"),
                         copy_function=shutil.copyfile)
-    for acc_dir in [dest / "accuracy"] + sorted(dest.glob("TEST*/accuracy")):
+    compliance_accuracy = [d / ACCURACY for d in layout.compliance_dirs(dest) if (d / ACCURACY).is_dir()]
+    for acc_dir in [dest / ACCURACY, *compliance_accuracy]:
         truncate_accuracy_log(acc_dir)
 
 
@@ -537,8 +501,8 @@ def _copy_public_record(src: Path, dest: Path) -> None:
     """podium_run.json as a submission publishes it: local paths (the model file, the dataset and its cache) are
     cut to their last component, since a submission is public and they say nothing a reviewer can use; the
     model's sha256 identifies it. Everything else is copied as it is."""
-    record = read_json(src)
-    if not isinstance(record, dict):
+    record = read_object(src)   # the file as written, key for key: a copy, not a reading of the record
+    if record is None:   # valid JSON but no record: copied as it is
         shutil.copyfile(src, dest)
         return
     for section, key in LOCAL_PATHS:
@@ -552,11 +516,11 @@ def _copy_public_record(src: Path, dest: Path) -> None:
     atomic_write(dest, text)
 
 
-def scenario_readme(result: InferenceResult, dest: Path) -> str:
+def scenario_readme(result: ScenarioFolder, dest: Path) -> str:
     """The README.md the checker wants beside user.conf: what ran, from the run record."""
     from podium import __version__
 
-    record = read_json(dest / "performance" / "run_1" / "podium_run.json") or {}
+    record = read_run_record(dest / PERFORMANCE / RUN_RECORD) or {}
     backend = record.get("backend") or {}
     lines = [f"# {result.benchmark} {result.path.name} on {result.system}", "",
              f"Measured with Podium {__version__} (engine: {record.get('engine', 'podium')}).", ""]

@@ -107,7 +107,8 @@ def fp32_accuracy(state_dict: Path) -> float:
     """Top-1 (%) of the trained model in FP32 with bare PyTorch on the eval split: the reference accuracy."""
     import torch
 
-    from podium.workloads.digits import load_splits, small_resnet
+    from podium.datasets.digits import load_splits
+    from podium.models.digits import small_resnet
 
     model = small_resnet()
     model.load_state_dict(torch.load(state_dict, weights_only=True))

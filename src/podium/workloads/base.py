@@ -15,38 +15,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from podium.core.errors import ConfigError, RuleViolation
-
-
-class Division(enum.Enum):
-    """MLPerf division; its value is the string logged as `submission_division`."""
-
-    CLOSED = "closed"
-    OPEN = "open"
-
-    @property
-    def init_budget_ms(self) -> int:
-        """Untimed initialization allowed before the clock starts (training rules §Run results)."""
-        return 30 * 60_000 if self is Division.CLOSED else 240 * 60_000
-
-    @classmethod
-    def parse(cls, text: str) -> Division:
-        return _parse_enum(cls, text)
-
-
-class Precision(enum.Enum):
-    """Training arithmetic; the value is the `--precision` spelling, `mllog_name` the 6.1 disclosure value."""
-
-    FP32 = "fp32"
-    BF16 = "bf16"
-    FP16 = "fp16"
-
-    @property
-    def mllog_name(self) -> str:
-        return {"fp32": "fp32", "bf16": "bfloat16", "fp16": "fp16"}[self.value]
-
-    @classmethod
-    def parse(cls, text: str) -> Precision:
-        return _parse_enum(cls, text)
+# Division and Precision are the shared vocabulary's; imported from here too, as before.
+from podium.core.vocabulary import Division, Precision
 
 
 class Direction(enum.Enum):
@@ -61,13 +31,6 @@ class CadenceUnit(enum.Enum):
 
     EPOCHS = "epochs"
     SAMPLES = "samples"
-
-
-def _parse_enum(cls: type[enum.Enum], text: str) -> Any:
-    for member in cls:
-        if member.value == text.lower():
-            return member
-    raise ConfigError(f"unknown {cls.__name__.lower()} {text!r}; one of {', '.join(m.value for m in cls)}")
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """The image-classification training program: a torch model, SGD with warmup and linear decay, top-1 eval.
 
 Used by image-classification workloads (`digits`); torch is imported here, on first use, never by the registry.
+The evaluation is scored by the `top1` metric of `podium.metrics`, the one an inference accuracy run is scored by.
 Distributed runs (DDP) shard each global batch across ranks; every rank evaluates the whole eval set on identical
 replicas, so every rank reaches the same stop decision without a broadcast.
 """
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from podium.core import signals
+from podium.metrics import METRICS
 from podium.workloads.base import Precision, RunSpec, Workload
 
 
@@ -147,12 +149,18 @@ class ClassificationProgram:
             group["lr"] = lr
 
     def evaluate(self) -> float:
+        """Top-1 over the whole eval set as a fraction: MLPerf training logs `eval_accuracy` in [0, 1]; the
+        `top1` metric, shared with inference, reports %, and its counts give the fraction."""
         torch = self.torch
         self.model.eval()
         with torch.no_grad(), torch.autocast(self.device.type, dtype=self.autocast_dtype,
                                              enabled=self.autocast_dtype is not None):
             predicted = self.model(self.x_eval).argmax(dim=1)
-        return float((predicted == self.y_eval).float().mean())
+        top1 = METRICS.get("top1")
+        top1.update(predicted.cpu().numpy(), self.y_eval.cpu().numpy())
+        score = top1.compute()
+        assert score.good is not None  # top1 counts
+        return score.good / score.total
 
     def save(self, directory: Path) -> list[Path]:
         """The state dict, and an ONNX export for the inference suite (untimed: after run_stop)."""

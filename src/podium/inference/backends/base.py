@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from podium.core.errors import ConfigError, PodiumError, SUTError
+from podium.core.vocabulary import Precision  # pytorch: the autocast dtype; onnxruntime: fp32 only
 
 # Untimed predictions on `example_input` at load: the reference harness warms up with 5 predictions on sample 0
 # (inference_suite.md §2.1); three suffice to create lazy kernels, arenas and caches for these runtimes.
@@ -38,14 +39,6 @@ class GraphOptimization(enum.StrEnum):
     BASIC = "basic"
     EXTENDED = "extended"
     ALL = "all"
-
-
-class Precision(enum.StrEnum):
-    """The arithmetic a PyTorch model runs in (autocast); ONNX models run the precision they were exported in."""
-
-    FP32 = "fp32"
-    BF16 = "bf16"
-    FP16 = "fp16"
 
 
 def _member(kind: type[enum.StrEnum], value: str, key: str) -> Any:

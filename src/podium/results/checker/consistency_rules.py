@@ -17,7 +17,8 @@ from typing import Any
 from podium.results.checker.finding import Finding, error
 from podium.results.checker.inference_rules import EARLY_STOPPING_SCENARIOS, first_accuracy_number
 from podium.results.checker.registry import Scope, rule
-from podium.results.checker.tree import ScenarioResult
+from podium.results.checker.tree import ScenarioView
+from podium.results.layout import RUN_RECORD
 
 # Summary line -> detail keys it prints (any may match: MultiStream prints per-query latencies).
 SUMMARY_KEYS: dict[str, tuple[str, ...]] = {
@@ -85,7 +86,7 @@ def same_value(printed: Any, logged: Any) -> bool:
 
 
 @rule("consistency.summary_matches_detail", Scope.SCENARIO)
-def summary_matches_detail(result: ScenarioResult) -> Iterator[Finding]:
+def summary_matches_detail(result: ScenarioView) -> Iterator[Finding]:
     """Every value the summary prints equals the detail log's (result, validity, latencies, settings)."""
     audits = [d / "performance" / "run_1" for d in result.compliance_dirs()]
     for directory in [result.perf_dir, result.acc_dir] + audits:
@@ -100,7 +101,7 @@ def summary_matches_detail(result: ScenarioResult) -> Iterator[Finding]:
 
 
 @rule("consistency.detail_verdict", Scope.SCENARIO)
-def detail_verdict(result: ScenarioResult) -> Iterator[Finding]:
+def detail_verdict(result: ScenarioView) -> Iterator[Finding]:
     """The detail log's result_validity follows from its own parts (duration, queries, latency, early stopping)."""
     detail = result.detail(result.perf_dir)
     if detail is None or "result_validity" not in detail:
@@ -125,23 +126,23 @@ def to_log_unit(value: float, units: str) -> float:
 
 
 @rule("consistency.record_matches_logs", Scope.SCENARIO)
-def record_matches_logs(result: ScenarioResult) -> Iterator[Finding]:
+def record_matches_logs(result: ScenarioView) -> Iterator[Finding]:
     """podium_run.json's result and validity equal the detail log's; its accuracy equals accuracy.json's."""
     yield from _performance_record(result)
     record, data = result.record(result.acc_dir), result.accuracy_json()
     recorded = (record or {}).get("accuracy") or {}
     numbers = (recorded.get("value"), (data or {}).get("value"))
     if all(isinstance(v, (int, float)) for v in numbers) and not same_value(*numbers):
-        yield error("consistency.record_matches_logs", result.acc_dir / "podium_run.json",
+        yield error("consistency.record_matches_logs", result.acc_dir / RUN_RECORD,
                     f"accuracy {numbers[0]} but accuracy.json says {numbers[1]}")
 
 
-def _performance_record(result: ScenarioResult) -> Iterator[Finding]:
+def _performance_record(result: ScenarioView) -> Iterator[Finding]:
     record, detail = result.record(result.perf_dir), result.detail(result.perf_dir)
     res = (record or {}).get("result")
     if not isinstance(res, dict) or detail is None:
         return
-    path = result.perf_dir / "podium_run.json"
+    path = result.perf_dir / RUN_RECORD
     if res.get("validity") is not None and res["validity"] != detail.get("result_validity"):
         yield error("consistency.record_matches_logs", path,
                     f"validity {res['validity']} but the detail log says {detail.get('result_validity')}")
@@ -165,7 +166,7 @@ def _pairs(line: str) -> dict[str, str]:
 
 
 @rule("consistency.accuracy_files_agree", Scope.SCENARIO)
-def accuracy_files_agree(result: ScenarioResult) -> Iterator[Finding]:
+def accuracy_files_agree(result: ScenarioView) -> Iterator[Finding]:
     """accuracy.txt and accuracy.json report the same accuracy and counts, and the value is good/total."""
     data, lines = result.accuracy_json(), result.accuracy_lines()
     if data is None:

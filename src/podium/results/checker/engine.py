@@ -17,9 +17,10 @@ from podium.core.errors import UnknownNameError
 from podium.results.checker import rounds
 from podium.results.checker.finding import Finding, Severity, error, exit_code, warning, worst
 from podium.results.checker.registry import Rule, Scope, select_rules
-from podium.results.checker.tree import (BenchmarkResults, Environment, Package, PackageContext, ScenarioResult,
-                                         SystemEntry, TrainingResults, UnreadableFile, find_packages,
-                                         is_training_dir, read_json, subdirs)
+from podium.results.checker.tree import (BenchmarkView, Environment, PackageContext, ScenarioView, SystemView,
+                                         TrainingView)
+from podium.results.layout import (Package, UnreadableFile, find_packages, is_training_dir, read_run_record,
+                                   run_records, scenario_dirs, system_description)
 
 # check report format history (readers accept every version):
 #   1: first version (root, packages[], findings[], counts, exit_code)
@@ -145,17 +146,13 @@ def _relative(path: str, base: Path) -> str:
 
 def recorded_round(package: Package) -> str | None:
     """The round the package's runs recorded (the first podium_run.json that names one)."""
-    results = package.root / "results"
-    for record in sorted(results.glob("*/*/*/*/podium_run.json")) + \
-            sorted(results.glob("*/*/*/performance/run_1/podium_run.json")):
-        if any(part.startswith(".") for part in record.relative_to(results).parts):
-            continue
+    for path in run_records(package.root):
         try:
-            data = read_json(record)
+            record = read_run_record(path)
         except UnreadableFile:
             continue
-        if isinstance(data, dict) and data.get("round"):
-            return str(data["round"])
+        if record is not None and record.get("round"):
+            return str(record["round"])
     return None
 
 
@@ -186,23 +183,23 @@ def parts(ctx: PackageContext) -> Iterator[tuple[Scope, Any]]:
     for system, bench_dir in ctx.package.benchmark_dirs():
         if is_training_dir(bench_dir):
             training_systems.add(system)
-            yield Scope.TRAINING, TrainingResults(ctx, system, bench_dir.name, bench_dir)
+            yield Scope.TRAINING, TrainingView(ctx, system, bench_dir.name, bench_dir)
             continue
         inference_systems.add(system)
         bench = _benchmark_results(ctx, system, bench_dir)
         yield Scope.BENCHMARK, bench
-        for scenario_dir in subdirs(bench_dir):
+        for scenario_dir in scenario_dirs(bench_dir):
             level = rounds.TARGET_SUFFIX.fullmatch(bench_dir.name)
-            yield Scope.SCENARIO, ScenarioResult(ctx, system, bench_dir.name, scenario_dir, bench.benchmark,
+            yield Scope.SCENARIO, ScenarioView(ctx, system, bench_dir.name, scenario_dir, bench.benchmark,
                                                  level["level"] if level else None)
     for system in ctx.package.system_ids():
-        yield Scope.SYSTEM, SystemEntry(ctx, system, ctx.package.root / "systems" / f"{system}.json",
+        yield Scope.SYSTEM, SystemView(ctx, system, system_description(ctx.package.root, system),
                                         used_for_training=system in training_systems,
                                         used_for_inference=system in inference_systems)
 
 
-def _benchmark_results(ctx: PackageContext, system: str, bench_dir: Path) -> BenchmarkResults:
-    results = BenchmarkResults(ctx, system, bench_dir.name, bench_dir)
+def _benchmark_results(ctx: PackageContext, system: str, bench_dir: Path) -> BenchmarkView:
+    results = BenchmarkView(ctx, system, bench_dir.name, bench_dir)
     if ctx.round is None:
         return results
     try:

@@ -17,8 +17,9 @@ from podium.core.files import file_sha256
 from podium.results.checker import rounds
 from podium.results.checker.finding import Finding, error, info, warning
 from podium.results.checker.registry import Scope, rule
-from podium.results.checker.tree import (ACCURACY, MAX_ACCURACY_LOG_BYTES, PERFORMANCE, BenchmarkResults,
-                                         ScenarioResult, read_json)
+from podium.results.checker.tree import BenchmarkView, ScenarioView
+from podium.results.layout import (ACCURACY, MAX_ACCURACY_LOG_BYTES, PERFORMANCE, RUN_RECORD, compliance_verdicts,
+                                   read_json)
 
 PERF_FILES = ("mlperf_log_detail.txt", "mlperf_log_summary.txt")
 ACC_FILES = ("mlperf_log_detail.txt", "mlperf_log_summary.txt", "accuracy.txt", "mlperf_log_accuracy.json")
@@ -27,12 +28,12 @@ MEASUREMENT_FIELDS = ("input_data_types", "retraining", "starting_weights_filena
 EARLY_STOPPING_SCENARIOS = ("SingleStream", "MultiStream", "Server")
 
 
-def _closed_error(result: ScenarioResult, rule_id: str, path: object, message: str) -> Finding:
+def _closed_error(result: ScenarioView, rule_id: str, path: object, message: str) -> Finding:
     return (error if result.closed else warning)(rule_id, path, message)
 
 
 @rule("inference.required_files", Scope.SCENARIO)
-def required_files(result: ScenarioResult) -> Iterator[Finding]:
+def required_files(result: ScenarioView) -> Iterator[Finding]:
     """The files of the submission layout are present, and measurements.json has its fields."""
     wanted = [PERFORMANCE / f for f in PERF_FILES] + [ACCURACY / f for f in ACC_FILES]
     wanted += [Path("user.conf"), Path("measurements.json")]
@@ -51,7 +52,7 @@ def required_files(result: ScenarioResult) -> Iterator[Finding]:
                 yield error("inference.required_files", result.path / "measurements.json", f"field {name!r} missing")
 
 
-def _detail_logs(result: ScenarioResult) -> Iterator[tuple[Path, Any]]:
+def _detail_logs(result: ScenarioView) -> Iterator[tuple[Path, Any]]:
     dirs = [result.perf_dir, result.acc_dir] + [d / PERFORMANCE for d in result.compliance_dirs()]
     for d in dirs:
         log = result.detail(d)
@@ -60,7 +61,7 @@ def _detail_logs(result: ScenarioResult) -> Iterator[tuple[Path, Any]]:
 
 
 @rule("inference.loadgen_errors", Scope.SCENARIO)
-def loadgen_errors(result: ScenarioResult) -> Iterator[Finding]:
+def loadgen_errors(result: ScenarioView) -> Iterator[Finding]:
     """No detail log (performance, accuracy, compliance runs) records a LoadGen error."""
     for path, log in _detail_logs(result):
         count = max(log.num_errors, len(log.errors))   # an error line added after num_errors still counts
@@ -70,7 +71,7 @@ def loadgen_errors(result: ScenarioResult) -> Iterator[Finding]:
 
 
 @rule("inference.seeds", Scope.SCENARIO)
-def seeds(result: ScenarioResult) -> Iterator[Finding]:
+def seeds(result: ScenarioView) -> Iterator[Finding]:
     """The performance run used the round's RNG seeds (qsl, sample index, schedule)."""
     log = result.detail(result.perf_dir)
     if log is None or result.ctx.round is None:
@@ -83,7 +84,7 @@ def seeds(result: ScenarioResult) -> Iterator[Finding]:
 
 
 @rule("inference.min_duration", Scope.SCENARIO)
-def min_duration(result: ScenarioResult) -> Iterator[Finding]:
+def min_duration(result: ScenarioView) -> Iterator[Finding]:
     """The performance run lasted at least the round's minimum duration."""
     log, path = result.detail(result.perf_dir), result.perf_dir / "mlperf_log_detail.txt"
     if log is None:
@@ -97,7 +98,7 @@ def min_duration(result: ScenarioResult) -> Iterator[Finding]:
 
 
 @rule("inference.min_queries", Scope.SCENARIO)
-def min_queries(result: ScenarioResult) -> Iterator[Finding]:
+def min_queries(result: ScenarioView) -> Iterator[Finding]:
     """The performance run issued at least the round's minimum query count (Offline: samples in its query)."""
     log, path = result.detail(result.perf_dir), result.perf_dir / "mlperf_log_detail.txt"
     if log is None:
@@ -114,7 +115,7 @@ def min_queries(result: ScenarioResult) -> Iterator[Finding]:
 
 
 @rule("inference.latency", Scope.SCENARIO)
-def latency(result: ScenarioResult) -> Iterator[Finding]:
+def latency(result: ScenarioView) -> Iterator[Finding]:
     """Latency bounds: Server's target latency within the round's; constraints and early stopping met."""
     log, path = result.detail(result.perf_dir), result.perf_dir / "mlperf_log_detail.txt"
     if log is None:
@@ -140,7 +141,7 @@ TPOT_KEY = "result_time_per_output_token_99.00_percentile_ns"
 
 
 @rule("inference.token_latency", Scope.SCENARIO)
-def token_latency(result: ScenarioResult) -> Iterator[Finding]:
+def token_latency(result: ScenarioView) -> Iterator[Finding]:
     """LLMs: token latencies were on, and a Server or Interactive run's p99 TTFT and TPOT are below the round's
     bounds (the submission checker's llm_check; strictly below, as it compares)."""
     bench = result.benchmark
@@ -166,7 +167,7 @@ def token_latency(result: ScenarioResult) -> Iterator[Finding]:
                         f"p99 {name} {int(value)} ns is not below the round's {bound} ns ({result.scenario})")
 
 
-def token_bounds(result: ScenarioResult) -> tuple[int, int] | None:
+def token_bounds(result: ScenarioView) -> tuple[int, int] | None:
     """(TTFT, TPOT) p99 bounds in ns for a Server or Interactive directory; None for other scenarios. An
     Interactive run takes the bounds of the benchmark's "-interactive" LoadGen model in the same round."""
     bench = result.benchmark
@@ -183,7 +184,7 @@ def token_bounds(result: ScenarioResult) -> tuple[int, int] | None:
 
 
 @rule("inference.result_validity", Scope.SCENARIO)
-def result_validity(result: ScenarioResult) -> Iterator[Finding]:
+def result_validity(result: ScenarioView) -> Iterator[Finding]:
     """The performance run's result is VALID."""
     log = result.detail(result.perf_dir)
     if log is not None and log.get("result_validity") != "VALID":
@@ -202,7 +203,7 @@ def latency_bound(benchmark: Any, scenario: str) -> int | None:
     return int(bound) if bound else None
 
 
-def accuracy_value(result: ScenarioResult) -> tuple[float | None, Path]:
+def accuracy_value(result: ScenarioView) -> tuple[float | None, Path]:
     """The accuracy the run reports: accuracy.json's value as reported (5 significant figures) or raw, else the
     first `name=value` of accuracy.txt."""
     data = result.accuracy_json()
@@ -229,7 +230,7 @@ def first_accuracy_number(lines: Iterable[str]) -> float | None:
 
 
 @rule("inference.accuracy", Scope.SCENARIO)
-def accuracy(result: ScenarioResult) -> Iterator[Finding]:
+def accuracy(result: ScenarioView) -> Iterator[Finding]:
     """The accuracy run reached the round's target (or, without one in the registry, the target it recorded)."""
     value, path = accuracy_value(result)
     if value is None:
@@ -262,13 +263,13 @@ def _hash_line(lines: Iterable[str]) -> str | None:
 
 
 @rule("inference.accuracy_log", Scope.SCENARIO)
-def accuracy_log(result: ScenarioResult) -> Iterator[Finding]:
+def accuracy_log(result: ScenarioView) -> Iterator[Finding]:
     """Accuracy logs carry their sha256 (hash= in accuracy.txt) that matches; submissions keep them <= 10 KiB."""
     for acc_dir in [result.acc_dir] + [d / "accuracy" for d in result.compliance_dirs()]:
         yield from _accuracy_log(result, acc_dir)
 
 
-def _accuracy_log(result: ScenarioResult, acc_dir: Path) -> Iterator[Finding]:
+def _accuracy_log(result: ScenarioView, acc_dir: Path) -> Iterator[Finding]:
     log, txt = acc_dir / "mlperf_log_accuracy.json", acc_dir / "accuracy.txt"
     if not log.is_file() or not txt.is_file():
         return
@@ -293,7 +294,7 @@ def _is_complete_log(path: Path) -> bool:
 
 
 @rule("inference.sample_counts", Scope.SCENARIO)
-def sample_counts(result: ScenarioResult) -> Iterator[Finding]:
+def sample_counts(result: ScenarioView) -> Iterator[Finding]:
     """Performance sample count is the round's; the accuracy run covered the whole dataset."""
     b = result.benchmark
     if b is None:
@@ -309,7 +310,7 @@ def sample_counts(result: ScenarioResult) -> Iterator[Finding]:
         yield from _dataset_coverage(result, size)
 
 
-def _dataset_coverage(result: ScenarioResult, size: int) -> Iterator[Finding]:
+def _dataset_coverage(result: ScenarioView, size: int) -> Iterator[Finding]:
     acc = result.detail(result.acc_dir)
     if acc is not None:
         found = acc.get("effective_accuracy_sample_count", acc.get("qsl_reported_total_count"))
@@ -329,7 +330,7 @@ def _dataset_coverage(result: ScenarioResult, size: int) -> Iterator[Finding]:
 
 
 @rule("inference.equal_issue", Scope.SCENARIO)
-def equal_issue(result: ScenarioResult) -> Iterator[Finding]:
+def equal_issue(result: ScenarioView) -> Iterator[Finding]:
     """Benchmarks that require equal-issue mode ran with sample_concatenate_permutation on."""
     log = result.detail(result.perf_dir)
     if log is None or not getattr(result.benchmark, "equal_issue", False):
@@ -340,11 +341,11 @@ def equal_issue(result: ScenarioResult) -> Iterator[Finding]:
 
 
 @rule("inference.compliance", Scope.SCENARIO)
-def compliance(result: ScenarioResult) -> Iterator[Finding]:
+def compliance(result: ScenarioView) -> Iterator[Finding]:
     """Compliance folders (TEST01, TEST04, ...) that are present carry verify_*.txt files that say TEST PASS."""
     present = {d.name for d in result.compliance_dirs()}
     for test_dir in result.compliance_dirs():
-        verdicts = sorted(test_dir.glob("verify_*.txt"))
+        verdicts = compliance_verdicts(test_dir)
         if not verdicts:
             yield error("inference.compliance", test_dir, "no verify_*.txt file")
         for verdict in verdicts:
@@ -366,13 +367,13 @@ def verify_passed(text: str) -> bool:
 
 
 @rule("inference.run_record", Scope.SCENARIO)
-def run_record(result: ScenarioResult) -> Iterator[Finding]:
+def run_record(result: ScenarioView) -> Iterator[Finding]:
     """podium_run.json: not a short run, valid for submission, and recorded for this round, system and place."""
     for directory, mode in ((result.perf_dir, "performance"), (result.acc_dir, "accuracy")):
         record = result.record(directory)
         if record is None:
             continue
-        path = directory / "podium_run.json"
+        path = directory / RUN_RECORD
         severe = error if result.ctx.package.is_submission else warning
         if record.get("short"):
             yield severe("inference.run_record", path, "a short run (podium --short): not valid for submission")
@@ -381,7 +382,7 @@ def run_record(result: ScenarioResult) -> Iterator[Finding]:
         yield from _record_place(result, record, path, mode)
 
 
-def _record_place(result: ScenarioResult, record: dict[str, Any], path: Path, mode: str) -> Iterator[Finding]:
+def _record_place(result: ScenarioView, record: dict[str, Any], path: Path, mode: str) -> Iterator[Finding]:
     expected = {"system_id": result.system, "scenario": result.scenario, "mode": mode}
     if result.ctx.round_name:
         expected["round"] = result.ctx.round_name
@@ -396,7 +397,7 @@ def _record_place(result: ScenarioResult, record: dict[str, Any], path: Path, mo
 
 
 @rule("inference.scenarios", Scope.BENCHMARK)
-def scenarios(results: BenchmarkResults) -> Iterator[Finding]:
+def scenarios(results: BenchmarkView) -> Iterator[Finding]:
     """The benchmark is in the round, and every scenario its system type requires is present."""
     if results.problem:
         yield _severity_for(results)("inference.scenarios", results.path, results.problem)
@@ -417,7 +418,7 @@ def scenarios(results: BenchmarkResults) -> Iterator[Finding]:
                                      f"missing scenario(s) {', '.join(missing)} required for system_type {kind!r}")
 
 
-def _severity_for(results: BenchmarkResults) -> Any:
+def _severity_for(results: BenchmarkView) -> Any:
     """Closed submissions: error; open division: info (the official checker skips it); run trees: warning."""
     division = results.ctx.division(results.system)
     if division == "open":

@@ -1,7 +1,7 @@
 """The rule registry of `podium check`: each rule is a small function over one part of a tree, registered by id.
 
     @rule("inference.seeds", Scope.SCENARIO)
-    def seeds(result: ScenarioResult) -> Iterable[Finding]: ...
+    def seeds(result: ScenarioView) -> Iterable[Finding]: ...
 
 Rule ids are `<group>.<name>`; the group (inference, consistency, system, training) is what the report groups by.
 Built-in rules live in the `*_rules` modules of this package; third-party rules register through the

@@ -8,10 +8,11 @@ from collections.abc import Iterator
 from podium.results import system as sysdesc
 from podium.results.checker.finding import Finding, error
 from podium.results.checker.registry import Scope, rule
-from podium.results.checker.tree import SystemEntry, UnreadableFile, read_json
+from podium.results.checker.tree import SystemView
+from podium.results.layout import UnreadableFile, read_json
 
 
-def _load(entry: SystemEntry) -> dict | None:
+def _load(entry: SystemView) -> dict | None:
     data = read_json(entry.path)
     if data is not None and not isinstance(data, dict):
         raise UnreadableFile(entry.path, "not a JSON object")
@@ -19,14 +20,14 @@ def _load(entry: SystemEntry) -> dict | None:
 
 
 @rule("system.present", Scope.SYSTEM)
-def present(entry: SystemEntry) -> Iterator[Finding]:
+def present(entry: SystemView) -> Iterator[Finding]:
     """Every results/<system>/ has its systems/<system>.json."""
     if (entry.used_for_inference or entry.used_for_training) and not entry.path.is_file():
         yield error("system.present", entry.path, f"missing: results/{entry.system}/ needs a system description")
 
 
 @rule("system.fields", Scope.SYSTEM)
-def fields(entry: SystemEntry) -> Iterator[Finding]:
+def fields(entry: SystemView) -> Iterator[Finding]:
     """Required fields present, meaningful ones non-empty, status and system_type among the allowed values."""
     desc = _load(entry)
     if desc is None:
@@ -38,7 +39,7 @@ def fields(entry: SystemEntry) -> Iterator[Finding]:
 
 
 @rule("system.matches_path", Scope.SYSTEM)
-def matches_path(entry: SystemEntry) -> Iterator[Finding]:
+def matches_path(entry: SystemView) -> Iterator[Finding]:
     """In a submission, the description's submitter and division are those of its <division>/<org>/ path."""
     package = entry.ctx.package
     desc = _load(entry)

@@ -20,7 +20,7 @@ from typing import Any
 from podium.core.errors import CheckerUnavailable
 from podium.results.checker.finding import Finding, error, info, warning
 from podium.results.checker.registry import Scope, rule
-from podium.results.checker.tree import TrainingResults
+from podium.results.checker.tree import TrainingView
 from podium.training import compliance
 from podium.training.scoring import RESULT_FILE_COUNTS, dropped_per_side, runs_required
 
@@ -49,7 +49,7 @@ def lookup_training(benchmark: str) -> TrainingInfo | None:
     return None
 
 
-def info_for(results: TrainingResults) -> TrainingInfo:
+def info_for(results: TrainingView) -> TrainingInfo:
     """The benchmark's TrainingInfo; the ruleset recorded in campaign.json wins, then the workload's, then the
     round's ("v6.1" -> "6.1.0")."""
     lookup = results.ctx.env.training_info or lookup_training
@@ -66,7 +66,7 @@ def _ruleset_of_round(round_name: str | None) -> str:
     return "6.1.0"
 
 
-def _division(results: TrainingResults) -> str | None:
+def _division(results: TrainingView) -> str | None:
     if results.ctx.package.division:
         return results.ctx.package.division
     for entries in results.parsed.values():
@@ -77,7 +77,7 @@ def _division(results: TrainingResults) -> str | None:
 
 
 @rule("training.run_count", Scope.TRAINING)
-def run_count(results: TrainingResults) -> Iterator[Finding]:
+def run_count(results: TrainingView) -> Iterator[Finding]:
     """Exactly the benchmark's MLPerf number of result_*.txt files (the package checker wants exactly N)."""
     wanted = info_for(results).runs or RESULT_FILE_COUNTS.get(results.benchmark_name)
     found = len(results.logs)
@@ -91,7 +91,7 @@ def run_count(results: TrainingResults) -> Iterator[Finding]:
 
 
 @rule("training.compliance", Scope.TRAINING)
-def compliance_checker(results: TrainingResults) -> Iterator[Finding]:
+def compliance_checker(results: TrainingView) -> Iterator[Finding]:
     """Every log passes the official compliance checker (one failing run is dropped by olympic scoring)."""
     if not results.ctx.env.official_tools:
         return
@@ -112,7 +112,7 @@ def compliance_checker(results: TrainingResults) -> Iterator[Finding]:
                    (" (dropped by olympic scoring)" if make is warning else ""))
 
 
-def _failing_logs(results: TrainingResults, tool: TrainingInfo) -> list[tuple[Path, tuple[str, ...]]]:
+def _failing_logs(results: TrainingView, tool: TrainingInfo) -> list[tuple[Path, tuple[str, ...]]]:
     with tempfile.TemporaryDirectory(prefix="podium-check-rules-") as scratch:
         config = compliance.write_podium_rules(tool.ruleset, Path(scratch)) if tool.own_rules else None
         verdicts = [(log, compliance.check_log(log, tool.ruleset, config)) for log in results.logs]
@@ -124,7 +124,7 @@ def seeds_of(entries: list[dict[str, Any]]) -> list[Any]:
 
 
 @rule("training.unique_seeds", Scope.TRAINING)
-def unique_seeds(results: TrainingResults) -> Iterator[Finding]:
+def unique_seeds(results: TrainingView) -> Iterator[Finding]:
     """Each run logs an integer seed, and no two runs share one (closed division; training rules §Seeds)."""
     seen: Counter[Any] = Counter()
     for log, entries in results.parsed.items():
@@ -156,7 +156,7 @@ def to_converge(entries: list[dict[str, Any]]) -> float | None:
 
 
 @rule("training.convergence", Scope.TRAINING)
-def convergence(results: TrainingResults) -> Iterator[Finding]:
+def convergence(results: TrainingView) -> Iterator[Finding]:
     """Closed division: the runs converge no faster than the reference convergence points allow (RCP check)."""
     if _division(results) != "closed" or len(results.logs) < 3:
         return
@@ -169,7 +169,7 @@ def convergence(results: TrainingResults) -> Iterator[Finding]:
         yield info("training.convergence", results.path, "no reference convergence points: not checked")
 
 
-def _podium_rcp(results: TrainingResults, reference: tuple[float, ...]) -> Iterator[Finding]:
+def _podium_rcp(results: TrainingView, reference: tuple[float, ...]) -> Iterator[Finding]:
     try:
         from podium.training.convergence import check_convergence
         verdict = check_convergence([to_converge(e) for e in results.parsed.values()], reference,
@@ -183,7 +183,7 @@ def _podium_rcp(results: TrainingResults, reference: tuple[float, ...]) -> Itera
         yield info("training.convergence", results.path, verdict.message)
 
 
-def _official_rcp(results: TrainingResults, ruleset: str) -> Iterator[Finding]:
+def _official_rcp(results: TrainingView, ruleset: str) -> Iterator[Finding]:
     with tempfile.TemporaryDirectory(prefix="podium-rcp-") as scratch:   # the tool writes a log into its cwd
         argv = [sys.executable, "-m", "mlperf_logging.rcp_checker", str(results.path.resolve()), "--rcp_usage",
                 "training", "--rcp_version", ruleset, "--verbose", "--log_output", str(Path(scratch) / "rcp.log")]
@@ -204,7 +204,7 @@ def _official_rcp(results: TrainingResults, ruleset: str) -> Iterator[Finding]:
 
 
 @rule("training.log_identity", Scope.TRAINING)
-def log_identity(results: TrainingResults) -> Iterator[Finding]:
+def log_identity(results: TrainingView) -> Iterator[Finding]:
     """Each log names this benchmark, and (in a submission) the path's organization and division."""
     package = results.ctx.package
     expected = {"submission_benchmark": results.benchmark_name}

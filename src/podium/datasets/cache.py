@@ -5,7 +5,8 @@ reference/inference_suite.md §2.1). Root, first that is set: the `cache_dir` ar
 `$XDG_CACHE_HOME/podium`, `~/.cache/podium`. Entries sit under `<root>/datasets/<dataset name>/` and are keyed by
 the preprocessing version and a fingerprint of the source, so that a changed source or a changed preprocessing
 never reads a stale entry. Entries are `.npy` files (memory-mappable), written with `podium.core.files.atomic_write`,
-so that a crash or a concurrent writer leaves either no entry or a whole one.
+so that a crash or a concurrent writer leaves either no entry or a whole one. numpy is imported where it is used
+(see `podium.datasets.base`).
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from podium.core.errors import ConfigError, OutputError
 from podium.core.files import atomic_write
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # Sources up to this size are fingerprinted by content; larger ones by path, size and modification time.
 CONTENT_HASH_MAX_BYTES = 16 * 1024 * 1024
@@ -64,6 +67,8 @@ def stat_key(path: Path, *extra: str) -> str:
 def save_npy_atomic(path: Path, array: np.ndarray) -> None:
     """Write `array` to `path` as .npy so that readers only ever see a complete file (and no temp file is left
     when the write fails); an unwritable cache is a ConfigError naming the folder and what to do."""
+    import numpy as np
+
     data = np.ascontiguousarray(array)
     try:
         atomic_write(path, lambda f: np.save(f, data, allow_pickle=False), durable=False)  # recomputable
@@ -74,6 +79,8 @@ def save_npy_atomic(path: Path, array: np.ndarray) -> None:
 
 def load_npy(path: Path, *, mmap: bool = False) -> np.ndarray | None:
     """A cached array, or None when the entry is absent or unreadable (it is then recomputed)."""
+    import numpy as np
+
     try:
         array: np.ndarray = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
         return array

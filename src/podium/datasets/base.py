@@ -4,7 +4,9 @@ A `Dataset` is what the engine calls a sample library (`podium.loadgen.session.S
 load a set of samples before timing starts and to unload them after; the SUT then reads loaded samples with
 `get_samples`. A layout subclass says how to find and preprocess one sample (`_read`); this base keeps the loaded
 rows, one private copy each, so that unloading a sample frees its memory. Preprocessing is cached on disk
-(`podium.inference.datasets.cache`) and happens when samples are loaded, never for the whole set up front.
+(`podium.datasets.cache`) and happens when samples are loaded, never for the whole set up front.
+numpy is imported where it is used, so that a training workload declared on a dataset module (`podium list`)
+imports none.
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ import abc
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from podium.core.errors import ConfigError, PodiumError, SUTError
-from podium.inference.datasets.cache import cache_root
+from podium.datasets.cache import cache_root
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass
@@ -103,6 +106,8 @@ class Dataset(abc.ABC):
 
     def get_samples(self, indices: Sequence[int]) -> np.ndarray:
         """The loaded inputs of `indices`, stacked along a new first axis (a SUTError if one is not loaded)."""
+        import numpy as np
+
         try:
             rows = [self._loaded[int(i)] for i in indices]
         except KeyError as e:
@@ -117,6 +122,8 @@ class Dataset(abc.ABC):
 
     def loaded_array(self) -> tuple[np.ndarray, dict[int, int]]:
         """The loaded samples as one contiguous array (rows in index order) and a map qsl index -> row."""
+        import numpy as np
+
         order = self.loaded_indices()
         if not order:
             raise PodiumError(f"dataset {self.name!r}: no samples are loaded")

@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 
 from podium.core.errors import ConfigError
-from podium.inference.datasets import DATASETS
-from podium.inference.datasets.base import Dataset
-from podium.inference.datasets.cache import dataset_cache_dir, load_npy, save_npy_atomic, stat_key
+from podium.datasets import DATASETS
+from podium.datasets.base import Dataset
+from podium.datasets.cache import dataset_cache_dir, load_npy, save_npy_atomic, stat_key
 
 IMAGE_SIZE = 224
 RESIZE_SCALE = 0.875  # the shorter side is resized to IMAGE_SIZE / RESIZE_SCALE before the centre crop
@@ -153,3 +153,21 @@ class ImagenetDataset(Dataset):
 @DATASETS.register("imagenet")
 def _imagenet() -> type[ImagenetDataset]:
     return ImagenetDataset
+
+
+def generate(root: Path, count: int = 8, *, classes: int = 1000, seed: int = 0) -> Path:
+    """Small data in the official layout at `root`: `count` random JPEG images named as ImageNet 2012's
+    validation images (ILSVRC2012_val_00000001.JPEG, ...), of varied sizes and orientations, and their
+    `val_map.txt` (labels drawn from 0..classes-1). For tests and the tiny suite; returns `root`."""
+    image = pillow()
+    rng = np.random.default_rng(seed)
+    root.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for i in range(1, count + 1):
+        height, width = (int(v) for v in rng.integers(64, 400, size=2))
+        pixels = rng.integers(0, 256, size=(height, width, 3), dtype=np.uint8)
+        name = f"ILSVRC2012_val_{i:08d}.JPEG"
+        image.fromarray(pixels, "RGB").save(root / name, format="JPEG", quality=90)
+        lines.append(f"{name} {int(rng.integers(0, classes))}\n")
+    (root / VAL_MAP).write_text("".join(lines), encoding="utf-8")
+    return root

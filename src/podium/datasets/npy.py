@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from podium.core.errors import ConfigError
-from podium.inference.datasets import DATASETS
-from podium.inference.datasets.base import Dataset
+from podium.datasets import DATASETS
+from podium.datasets.base import Dataset
 
 
 class NpyDataset(Dataset):
@@ -59,3 +59,14 @@ class NpyDataset(Dataset):
 @DATASETS.register("npy")
 def _npy() -> type[NpyDataset]:
     return NpyDataset
+
+
+def generate(root: Path, count: int = 16, *, shape: tuple[int, ...] = (3, 32, 32), classes: int = 10,
+             seed: int = 0) -> Path:
+    """Small data in this layout at `root`: `inputs.npy`, float32 (count, *shape) drawn from N(0, 1), and
+    `labels.npy`, int64 labels in 0..classes-1. For tests and the tiny suite; returns `root`."""
+    rng = np.random.default_rng(seed)
+    root.mkdir(parents=True, exist_ok=True)
+    np.save(root / "inputs.npy", rng.standard_normal((count, *shape), dtype=np.float32))
+    np.save(root / "labels.npy", rng.integers(0, classes, size=count, dtype=np.int64))
+    return root
