@@ -7,6 +7,9 @@ the Offline query are then exact equalities, independent of the machine (issue 1
 
 from __future__ import annotations
 
+import queue
+import threading
+
 import numpy as np
 import pytest
 
@@ -132,3 +135,57 @@ def test_the_same_settings_give_the_same_issue_times(scenario: Scenario) -> None
     first, _, _ = _run(scenario, 500_000, **fields)
     second, _, _ = _run(scenario, 500_000, **fields)
     assert np.array_equal(first.issued_ns, second.issued_ns) and np.array_equal(first.done_ns, second.done_ns)
+
+
+class ThreadedSUT(ServiceSUT):
+    """Completes each query from a worker thread after `service_ns` of fake time: the issuing thread must wait."""
+
+    def __init__(self, clock: FakeClock, service_ns: int) -> None:
+        super().__init__(clock, service_ns)
+        self.queue: queue.SimpleQueue[list[int] | None] = queue.SimpleQueue()
+        self.worker = threading.Thread(target=self._work, daemon=True)
+        self.worker.start()
+
+    def issue(self, ids, indices) -> None:
+        self.calls.append((list(ids), list(indices), self.clock.now_ns()))
+        self.queue.put(list(ids))
+
+    def _work(self) -> None:
+        while (ids := self.queue.get()) is not None:
+            self.clock.advance(self.service_ns)
+            self.pass_.complete_ids(self.clock.now_ns(), ids)
+
+
+def test_single_stream_waits_for_a_completion_from_another_thread() -> None:
+    eff = derive(TestSettings(scenario=Scenario.SINGLE_STREAM, mode=Mode.PERFORMANCE, **SEEDS, min_duration_ms=20,
+                              min_query_count=10, single_stream_expected_latency_ns=1_000_000), TOTAL, TOTAL)
+    sched = schedule.generate_queries(eff, Mode.PERFORMANCE, schedule.loadable_sets(eff, TOTAL, TOTAL)[0])
+    clock = FakeClock()
+    sut = ThreadedSUT(clock, 1_000_000)
+    sut.pass_ = IssuePass(eff, Mode.PERFORMANCE, sched, 0, sut.issue, clock=clock)
+    out = sut.pass_.run(5.0)
+    sut.queue.put(None)
+    # Each query goes out when the worker completed the previous one, at exactly that (fake) time.
+    assert out.queries_issued == 21 and not out.missing_ids
+    assert out.issued_ns.tolist() == [START_NS + k * 1_000_000 for k in range(21)]
+    assert [c[0] for c in sut.calls] == [[k] for k in range(21)]
+
+
+def test_server_stops_at_max_query_count() -> None:
+    out, sut, _ = _run(Scenario.SERVER, 0, server_target_qps=1000.0, min_duration_ms=100, min_query_count=50,
+                       max_query_count=30)
+    assert out.queries_issued == len(sut.calls) == 30 and not out.ran_out_of_generated_queries
+    assert ("error_runtime", "IssueQueryThread 0 Ending early: Max query count reached. query_count 30") \
+        in out.messages
+
+
+def test_accuracy_offline_issues_every_query_and_runs_out() -> None:
+    eff = derive(TestSettings(scenario=Scenario.OFFLINE, mode=Mode.ACCURACY, **SEEDS), TOTAL, TOTAL)
+    sched = schedule.generate_queries(eff, Mode.ACCURACY, schedule.loadable_sets(eff, TOTAL, TOTAL)[0])
+    clock = FakeClock()
+    sut = ServiceSUT(clock, 1_000)
+    sut.pass_ = IssuePass(eff, Mode.ACCURACY, sched, 0, sut.issue, clock=clock)
+    out = sut.pass_.run(5.0)
+    assert out.ran_out_of_generated_queries and out.queries_issued == sched.query_count == len(sut.calls)
+    assert [i for c in sut.calls for i in c[0]] == list(range(out.samples_issued))
+    assert out.issued_ns.tolist() == [START_NS + k * 1_000 for k in range(sched.query_count)]

@@ -19,11 +19,13 @@ import enum
 import itertools
 import os
 import threading
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 from podium.loadgen import session as _session
 from podium.loadgen.clock import now_ns as _now_ns
+from podium.loadgen.issue_loops import IssueFn, IssueOneFn, Prepare
+from podium.loadgen.ledger import Response, ResponseCallback
 from podium.loadgen.settings import LogSettings as _NativeLogSettings
 from podium.loadgen.settings import Mode as _Mode
 from podium.loadgen.settings import Scenario as _Scenario
@@ -35,6 +37,13 @@ __all__ = [
     "QuerySample", "QuerySampleResponse", "QuerySamplesComplete", "StartTest", "StartTestWithLogSettings",
     "TestMode", "TestScenario", "TestSettings", "VectorQuerySample", "VectorQuerySampleResponse",
 ]
+
+
+IssueCallback = Callable[[list["QuerySample"]], object]  # ConstructSUT's issue_cb(query_samples)
+FastIssueCallback = Callable[[list[int], list[int]], object]  # ConstructFastSUT's (response ids, QSL indices)
+FlushCallback = Callable[[], object]
+LoadCallback = Callable[[list[int]], object]  # load/unload samples to RAM (QSL indices)
+NameCallback = Callable[[], str]
 
 
 class TestScenario(enum.Enum):
@@ -87,11 +96,11 @@ class QuerySampleResponse:
         return f"QuerySampleResponse(id={self.id}, data={self.data}, size={self.size}, n_tokens={self.n_tokens})"
 
 
-class VectorQuerySample(list):
+class VectorQuerySample(list["QuerySample"]):
     """The official binds std::vector<QuerySample>; a list serves wherever one is accepted."""
 
 
-class VectorQuerySampleResponse(list):
+class VectorQuerySampleResponse(list["QuerySampleResponse"]):
     """The official binds std::vector<QuerySampleResponse>; a list serves wherever one is accepted."""
 
 
@@ -181,32 +190,42 @@ def _destroy(handle: int) -> None:
 class _PySUT:
     """Adapts `issue_cb(list[QuerySample])` to the engine's `issue_query(ids, indices)`."""
 
-    def __init__(self, issue_cb: Callable, flush_cb: Callable, name: str = "PySUT") -> None:
+    def __init__(self, issue_cb: IssueCallback, flush_cb: FlushCallback, name: str = "PySUT") -> None:
         self.name = name
         self.flush_queries = flush_cb
+        self.name_cb: NameCallback | None = None  # ConstructQDL's: the name, asked for at StartTest
 
-        def issue_query(ids: list[int], indices: list[int], _qs=QuerySample, _cb=issue_cb) -> None:
+        def issue_query(ids: Sequence[int], indices: list[int], _qs: type[QuerySample] = QuerySample,
+                        _cb: IssueCallback = issue_cb) -> None:
             _cb(list(map(_qs, ids, indices)))
 
-        def issue_one(i: int, index: int, _qs=QuerySample, _cb=issue_cb) -> None:
+        def issue_one(i: int, index: int, _qs: type[QuerySample] = QuerySample, _cb: IssueCallback = issue_cb) -> None:
             _cb([_qs(i, index)])
 
         self.issue_query, self.issue_one = issue_query, issue_one
         # Offline: the QuerySample list is built with the pre-generated schedule, before the clock.
-        self.prepare = (lambda ids, indices: list(map(QuerySample, ids, indices)), issue_cb)
+        self.prepare: Prepare = (lambda ids, indices: list(map(QuerySample, ids, indices)),
+                                 cast(Callable[[object], None], issue_cb))
 
 
 class _PyFastSUT:
-    def __init__(self, issue_cb: Callable, flush_cb: Callable) -> None:
+    def __init__(self, issue_cb: FastIssueCallback, flush_cb: FlushCallback) -> None:
         self.name = "PyFastSUT"
-        self.issue_query = lambda ids, indices: issue_cb(list(ids), indices)  # the official passes lists
-        self.issue_one = lambda i, index: issue_cb([i], [index])
-        self.prepare = (lambda ids, indices: (list(ids), indices), lambda a: issue_cb(*a))
+
+        def issue_query(ids: Sequence[int], indices: list[int]) -> None:
+            issue_cb(list(ids), indices)  # the official passes lists
+
+        def issue_one(i: int, index: int) -> None:
+            issue_cb([i], [index])
+
+        self.issue_query: IssueFn = issue_query
+        self.issue_one: IssueOneFn = issue_one
+        self.prepare: Prepare = (lambda ids, indices: (list(ids), indices), lambda a: _fast_issue(issue_cb, a))
         self.flush_queries = flush_cb
 
 
 class _PyQSL:
-    def __init__(self, total: int, performance: int, load_cb: Callable, unload_cb: Callable) -> None:
+    def __init__(self, total: int, performance: int, load_cb: LoadCallback, unload_cb: LoadCallback) -> None:
         self.name = "PyQSL"
         self.total_sample_count = int(total)
         self.performance_sample_count = int(performance)
@@ -214,23 +233,29 @@ class _PyQSL:
         self.unload_samples = unload_cb
 
 
-def ConstructSUT(issue_cb: Callable, flush_queries_cb: Callable) -> int:  # noqa: N802
+def _fast_issue(issue_cb: FastIssueCallback, arguments: object) -> None:
+    ids, indices = cast(tuple[list[int], list[int]], arguments)  # what _PyFastSUT.prepare built
+    issue_cb(ids, indices)
+
+
+def ConstructSUT(issue_cb: IssueCallback, flush_queries_cb: FlushCallback) -> int:  # noqa: N802
     return _register(_PySUT(issue_cb, flush_queries_cb))
 
 
-def ConstructFastSUT(fast_issue_cb: Callable, flush_queries_cb: Callable) -> int:  # noqa: N802
+def ConstructFastSUT(fast_issue_cb: FastIssueCallback, flush_queries_cb: FlushCallback) -> int:  # noqa: N802
     return _register(_PyFastSUT(fast_issue_cb, flush_queries_cb))
 
 
-def ConstructQDL(issue_cb: Callable, flush_queries_cb: Callable, name_cb: Callable) -> int:  # noqa: N802
+def ConstructQDL(issue_cb: IssueCallback, flush_queries_cb: FlushCallback,  # noqa: N802
+                 name_cb: NameCallback) -> int:
     """A query dispatch library (network SUT proxy): its name comes from `name_cb()`."""
     sut = _PySUT(issue_cb, flush_queries_cb)
-    sut.name_cb = name_cb  # type: ignore[attr-defined]
+    sut.name_cb = name_cb
     return _register(sut)
 
 
 def ConstructQSL(total_sample_count: int, performance_sample_count: int,  # noqa: N802
-                 load_samples_to_ram_cb: Callable, unload_samples_from_ram_cb: Callable) -> int:
+                 load_samples_to_ram_cb: LoadCallback, unload_samples_from_ram_cb: LoadCallback) -> int:
     return _register(_PyQSL(total_sample_count, performance_sample_count, load_samples_to_ram_cb,
                             unload_samples_from_ram_cb))
 
@@ -246,8 +271,9 @@ def StartTest(sut: int, qsl: int, test_settings: TestSettings,  # noqa: N802
 def StartTestWithLogSettings(sut: int, qsl: int, test_settings: TestSettings,  # noqa: N802
                              log_settings: LogSettings, audit_config_filename: str = "audit.config") -> None:
     s, q = _objects[sut], _objects[qsl]
-    if hasattr(s, "name_cb"):
-        s.name = s.name_cb()
+    name_cb = getattr(s, "name_cb", None)
+    if name_cb is not None:
+        s.name = name_cb()
     audit = audit_config_filename if os.path.exists(audit_config_filename) else None
     _session.run(s, q, _native_settings(test_settings), _native_log(log_settings),
                  options=_session.RunOptions(audit_config=audit, completion_timeout_s=_completion_timeout_s(),
@@ -271,13 +297,13 @@ def _completion_timeout_s() -> float | None:
     return value
 
 
-def QuerySamplesComplete(responses: list, response_cb: Callable | None = None,  # noqa: N802
-                         _active=_session.ACTIVE, _now=_now_ns) -> None:
+def QuerySamplesComplete(responses: Sequence[Response], response_cb: ResponseCallback | None = None,  # noqa: N802
+                         _active: _session._Active = _session.ACTIVE, _now: Callable[[], int] = _now_ns) -> None:
     """Complete samples (any thread); the completion time is the time of this call."""
     _active.complete_responses(_now(), responses, response_cb)
 
 
-def FirstTokenComplete(responses: list, response_cb: Callable | None = None) -> None:  # noqa: N802
+def FirstTokenComplete(responses: Sequence[Response], response_cb: ResponseCallback | None = None) -> None:  # noqa: N802
     t = _now_ns()
     p = _session.ACTIVE.pass_
     if p is not None:

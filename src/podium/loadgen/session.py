@@ -13,18 +13,21 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import signal
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 from podium.core import signals
 from podium.core.errors import IncompleteRunError, PodiumError, RunAborted, SUTError
 from podium.loadgen import schedule as _schedule
 from podium.loadgen.clock import now_ns
 from podium.loadgen.issuer import IssuePass, PassOutcome
+from podium.loadgen.ledger import Response, ResponseCallback
 from podium.loadgen.recorder import Recorder
 from podium.loadgen.results import PerformanceSummary, RawRun, summarize
 from podium.loadgen.settings import EffectiveSettings, LogSettings, Mode, Scenario, TestSettings, derive
@@ -142,20 +145,24 @@ class RunResult:
         return "VALID" if self.valid else "INVALID"
 
 
+# What compat's QuerySamplesComplete calls: (completion time, responses, response callback).
+Completer = Callable[[int, Sequence[Response], ResponseCallback | None], None]
+
+
 class _Active:
     """The test being run in this process; `pass_` is the IssuePass that completions go to."""
 
     def __init__(self) -> None:
         self.pass_: IssuePass | None = None
         self.lock = threading.Lock()
-        self.complete_responses: Callable = _stray  # the pass's completer; compat calls it directly
+        self.complete_responses: Completer = _stray  # the pass's completer; compat calls it directly
 
     def attach(self, p: IssuePass | None) -> None:
         self.pass_ = p
         self.complete_responses = p.responses_completer() if p is not None else _stray
 
 
-def _stray(t: int, responses: Sequence, response_cb: Callable | None = None) -> None:
+def _stray(t: int, responses: Sequence[Response], response_cb: ResponseCallback | None = None) -> None:
     stray_completion(responses)
 
 
@@ -183,7 +190,7 @@ def fail(error: BaseException) -> None:
         p.fail(error)
 
 
-def progress() -> tuple[int, int, np.ndarray] | None:
+def progress() -> tuple[int, int, npt.NDArray[np.int64]] | None:
     """Live progress of the pass being issued: (queries issued, samples completed, latencies so far in ns)."""
     p = ACTIVE.pass_
     return None if p is None else p.progress()
@@ -198,13 +205,15 @@ def first_token(ids: Sequence[int]) -> None:
 
 
 class _IdOnly:
-    __slots__ = ("id", "data", "size")
+    """A first token known by its id only (the native API carries no token data)."""
+
+    __slots__ = ("id", "data", "size", "n_tokens")
 
     def __init__(self, i: int) -> None:
-        self.id, self.data, self.size = i, b"", 0
+        self.id, self.data, self.size, self.n_tokens = i, b"", 0, 0
 
 
-def stray_completion(responses: Sequence) -> None:
+def stray_completion(responses: Sequence[object]) -> None:
     ids = [getattr(r, "id", r) for r in list(responses)[:5]]
     raise SUTError(f"QuerySamplesComplete for ids {ids} with no test running")
 
@@ -412,7 +421,7 @@ class _Test:
         only the audit after the pass finds (ids repeated or unknown) is logged here.
         """
         if o.interrupted:
-            self._abort(f"{signals.describe(o.signum)} while issuing", o.signum)
+            self._abort(f"{signals.describe(o.signum)} while issuing", o.signum or signal.SIGINT)
         if o.sut_exception is not None:
             e = o.sut_exception
             self._fail(f"the SUT failed: {type(e).__name__}: {e}", SUTError, cause=e)
