@@ -10,7 +10,7 @@ Podium. Nothing of it is fetched here nor kept in the repository: check it out y
     .venv/bin/python bench/reference_app_vs_official.py \
         --app-dir /tmp/inference/vision/classification_and_detection/python
 
-The app imports cv2 and pycocotools at start-up (opencv-python-headless, pycocotools) and onnxruntime; this
+The app imports cv2, pycocotools and onnxruntime at start-up (`pip install -e '.[bench]'` brings them); this
 script builds, in a temporary directory, a small classifier (an optional 3x3 convolution, a mean over each
 channel, a linear layer to 1000 classes, ArgMax: the `resnet50-onnxruntime` profile's output name) with
 onnx.helper, and a preprocessed ImageNet-layout data set the app reads with `--use_preprocessed_dataset`
