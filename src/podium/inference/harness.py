@@ -26,6 +26,8 @@ from typing import Any
 
 from podium.core.errors import PodiumError
 from podium.core.files import atomic_write, output_error
+from podium.core.layout import (ACCURACY, FIND_PEAK, MEASUREMENTS, MLPERF_CONF, PERFORMANCE, USER_CONF,
+                                 system_description)
 from podium.inference import phases
 # The plan's names are re-exported: `podium.inference.harness` stays the one import for library users.
 from podium.inference.plan import (InferenceResult, InferenceSpec, Plan, default_runner, harness_overrides, plan,
@@ -53,27 +55,27 @@ def _run_staged(p: Plan, session: Any, dataset: Any) -> InferenceResult:
 
     try:
         with Staged(p.scenario_dir, p.spec.out, seed=True) as staged:
-            p.work_dir, p.conf_path = staged.path, staged.path / "mlperf.conf"
+            p.work_dir, p.conf_path = staged.path, staged.path / MLPERF_CONF
             _clear_rewritten(p)
             result = session.run_mode()
             _write_scenario_files(p, dataset)
             if result.failed:  # a test failed: its records and files are kept aside, not published
                 result.kept_in = staged.set_aside() or staged.path
     finally:
-        p.work_dir, p.conf_path = None, p.scenario_dir / "mlperf.conf"
+        p.work_dir, p.conf_path = None, p.scenario_dir / MLPERF_CONF
     return result
 
 
 # The folders each mode writes again; the rest of the previous results stays (e.g. accuracy/ when only
 # performance runs; a bisect peak search replaces performance/run_1 only when it found a valid QPS). The
 # files beside them (user.conf, measurements.json, mlperf.conf) are rewritten.
-_REWRITTEN = {Mode.PERFORMANCE: ("performance/run_1",), Mode.ACCURACY: ("accuracy",),
-              Mode.SUBMISSION: ("performance/run_1", "accuracy"), Mode.FIND_PEAK: ("find_peak",)}
+_REWRITTEN = {Mode.PERFORMANCE: (str(PERFORMANCE),), Mode.ACCURACY: (str(ACCURACY),),
+              Mode.SUBMISSION: (str(PERFORMANCE), str(ACCURACY)), Mode.FIND_PEAK: (FIND_PEAK,)}
 
 
 def _clear_rewritten(p: Plan) -> None:
     """In the staging folder (seeded with the previous results): remove what this run writes again."""
-    for name in (*_REWRITTEN[p.spec.mode], "mlperf.conf"):
+    for name in (*_REWRITTEN[p.spec.mode], MLPERF_CONF):
         path = p.files_dir / name
         try:
             if path.is_dir():
@@ -86,7 +88,7 @@ def _clear_rewritten(p: Plan) -> None:
 
 def _ensure_system(spec: InferenceSpec) -> Path:
     """systems/<id>.json beside the results: this machine's description, captured when there is none yet."""
-    path = spec.out / "systems" / f"{spec.system_id}.json"
+    path = system_description(spec.out, spec.system_id)
     if not path.exists():
         from podium.results import system
 
@@ -115,9 +117,9 @@ def _open_dataset(p: Plan) -> Any:
 
 def _write_scenario_files(p: Plan, dataset: Any) -> None:
     """user.conf and measurements.json beside the runs (MLPerf results layout)."""
-    atomic_write(p.files_dir / "user.conf", render_user_conf(p))
+    atomic_write(p.files_dir / USER_CONF, render_user_conf(p))
     precision = p.spec.options.precision
-    write_json(p.files_dir / "measurements.json", {
+    write_json(p.files_dir / MEASUREMENTS, {
         "input_data_types": str(getattr(dataset, "dtype", "fp32")),
         "retraining": "no",
         "starting_weights_filename": Path(p.spec.model_path).name,

@@ -18,6 +18,7 @@ from typing import Any
 from podium.core.errors import ConfigError
 from podium.core.files import output_error
 from podium.core.vocabulary import Engine, PeakMethod
+from podium.core.layout import FIND_PEAK, PERFORMANCE
 from podium.inference.plan import settings_for
 from podium.inference.record import PEAK_NAME, PeakRecord, PeakStep, RunRecord, write_peak
 from podium.loadgen import logparse
@@ -32,7 +33,7 @@ def search(session: Any, records: list[RunRecord]) -> PeakRecord:
     p = session.plan
     if p.spec.scenario is not Scenario.SERVER:
         raise ConfigError("a peak search needs the Server scenario (--scenario Server)")
-    peak_dir = p.files_dir / "find_peak"
+    peak_dir = p.files_dir / FIND_PEAK
     find = _loadgen if p.spec.peak is PeakMethod.LOADGEN else _bisect
     result = find(session, records, peak_dir)
     write_peak(peak_dir / PEAK_NAME, result)
@@ -75,7 +76,7 @@ def _bisect(session: Any, records: list[RunRecord], peak_dir: Path) -> PeakRecor
         mid = (lo + hi) / 2
         lo, hi = (mid, hi) if trial(mid) else (lo, mid)
     if best is not None:
-        run_1 = session.plan.files_dir / "performance" / "run_1"
+        run_1 = session.plan.files_dir / PERFORMANCE
         shutil.rmtree(run_1, ignore_errors=True)
         try:
             shutil.copytree(best[1], run_1)

@@ -21,6 +21,7 @@ from podium.core import signals
 from podium.core.errors import PodiumError, RunAborted
 from podium.core.files import ensure_dir, file_sha256, output_error
 from podium.core.vocabulary import Engine
+from podium.core.layout import ACCURACY, PERFORMANCE
 from podium.inference import record as rec
 from podium.inference.plan import InferenceResult, Plan, settings_for
 from podium.loadgen import logparse
@@ -85,9 +86,9 @@ class Session:
             out.peak = peak.search(self, out.records)
             return out
         if mode in (Mode.PERFORMANCE, Mode.SUBMISSION):
-            out.records.append(self.run_test(Mode.PERFORMANCE, p.files_dir / "performance" / "run_1"))
+            out.records.append(self.run_test(Mode.PERFORMANCE, p.files_dir / PERFORMANCE))
         if mode in (Mode.ACCURACY, Mode.SUBMISSION) and not self.runner.failed:
-            out.records.append(self.run_test(Mode.ACCURACY, p.files_dir / "accuracy"))
+            out.records.append(self.run_test(Mode.ACCURACY, p.files_dir / ACCURACY))
         return out
 
     def run_test(self, mode: Mode, outdir: Path, settings: TestSettings | None = None) -> rec.RunRecord:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from podium.core.errors import ConfigError
 from podium.core.files import atomic_write
 from podium.core.vocabulary import Engine, PeakMethod, RunnerKind
+from podium.core.layout import MLPERF_CONF, scenario_dir
 from podium.inference.backends import BackendOptions
 from podium.inference.record import PeakRecord, RunRecord
 from podium.inference.runners import ModelSpec, RunnerConfig
@@ -162,13 +163,13 @@ def plan(spec: InferenceSpec) -> Plan:
     if task.needs_dataset_path and spec.dataset_path is None:
         raise ConfigError(f"benchmark {bench.name} needs --dataset-path (its {task.dataset} dataset is not "
                           "shipped with Podium)")
-    sdir = spec.out / "results" / spec.system_id / bench.name / spec.scenario.value
+    sdir = scenario_dir(spec.out, spec.system_id, bench.name, spec.scenario.value)
     runner = spec.runner or default_runner(spec.scenario)
     if spec.engine is Engine.OFFICIAL and runner.kind is RunnerKind.PROCESSES:
         raise ConfigError("--engine official runs thread or inline runners (the official LoadGen's callbacks "
                           "are not picklable)")
     model = ModelSpec(spec.backend, str(spec.model_path), spec.options, task.torch_model, task.postprocess)
-    return Plan(spec, rnd, bench, task, sdir, sdir / "mlperf.conf", runner, model, _accuracy_target(spec, bench))
+    return Plan(spec, rnd, bench, task, sdir, sdir / MLPERF_CONF, runner, model, _accuracy_target(spec, bench))
 
 
 def _check_model_file(path: Path) -> None:

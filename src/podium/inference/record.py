@@ -35,13 +35,14 @@ import numpy as np
 from podium.core.errors import ConfigError
 from podium.core.files import atomic_write_json
 from podium.core.vocabulary import Engine, PeakMethod, Scenario
+from podium.core.layout import PEAK_RECORD, RUN_RECORD
 from podium.inference.encoding import ResponseEncoding
 from podium.loadgen.settings import Mode
 
 SCHEMA_VERSION = 2  # of podium_run.json
-RECORD_NAME = "podium_run.json"
+RECORD_NAME = RUN_RECORD  # the names a results tree gives them: podium.core.layout
 PEAK_SCHEMA_VERSION = 1
-PEAK_NAME = "podium_peak.json"
+PEAK_NAME = PEAK_RECORD
 RUN_KIND, PEAK_KIND = "podium.inference.run", "podium.inference.peak"
 
 # The detail-log key each scenario is ranked by (the submission checker's result fields) and its units.

@@ -14,7 +14,7 @@ import json
 import os
 from typing import Any
 
-__all__ = ["DetailLogContents", "read_accuracy", "read_detail", "read_summary"]
+__all__ = ["DetailLogContents", "read_accuracy", "read_detail", "read_mllog", "read_summary"]
 
 MARKER = ":::MLLOG"
 
@@ -49,22 +49,41 @@ class DetailLogContents(dict[str, Any]):
 def read_detail(path: str | os.PathLike[str], *, strict: bool = True) -> DetailLogContents:
     """Parse a detail log. strict: a marked line that is not JSON raises ValueError (the checker's
     default); otherwise it is skipped and recorded in `invalid_lines`."""
+    entries, invalid = read_mllog(path, strict=strict, detail=True)
+    return DetailLogContents(entries, invalid)
+
+
+def read_mllog(path: str | os.PathLike[str], *, strict: bool = False,
+               detail: bool = False) -> tuple[list[dict[str, Any]], list[tuple[int, str]]]:
+    """Podium's one reader of `:::MLLOG {...}` lines: (the JSON objects, in file order; the marked lines
+    that are not a JSON object, as (line number, text)).
+
+    detail=True reads a LoadGen detail log as the submission checker does: the first line must start with
+    the marker, and only lines that start with it count. Otherwise (a training result log, read as
+    mlperf_logging's parser does) text before the marker is dropped: a launcher's prefix. strict: a marked line
+    that is not JSON raises ValueError naming the file and line.
+    """
     entries: list[dict[str, Any]] = []
     invalid: list[tuple[int, str]] = []
     with open(path, encoding="utf-8", errors="replace") as f:
         for number, line in enumerate(f, start=1):
             line = line.rstrip()
-            if number == 1 and not line.startswith(MARKER):
+            if detail and number == 1 and not line.startswith(MARKER):
                 raise ValueError(f"{path}:1: not a detail log: the first line does not start with {MARKER}")
-            if not line.startswith(MARKER):
+            at = line.find(MARKER) if not detail else (0 if line.startswith(MARKER) else -1)
+            if at < 0:
                 continue
             try:
-                entries.append(json.loads(line[len(MARKER):]))
+                entry = json.loads(line[at + len(MARKER):])
             except ValueError:
-                if strict:
-                    raise ValueError(f"{path}:{number}: invalid {MARKER} line: {line[:200]}") from None
+                entry = None
+            if isinstance(entry, dict):
+                entries.append(entry)
+            elif strict:
+                raise ValueError(f"{path}:{number}: invalid {MARKER} line: {line[:200]}")
+            else:
                 invalid.append((number, line))
-    return DetailLogContents(entries, invalid)
+    return entries, invalid
 
 
 def read_summary(path: str | os.PathLike[str]) -> dict[str, str]:

@@ -17,6 +17,7 @@ import platform
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from podium.core import layout
 from podium.core.outdir import Staged
 from podium.workloads.base import Division
 
@@ -54,15 +55,15 @@ class SubmissionLayout:
 
     @property
     def results_dir(self) -> Path:
-        return self.results_at or self.out / "results" / self.system / self.benchmark
+        return self.results_at or layout.training_dir(self.out, self.system, self.benchmark)
 
     @property
     def record_dir(self) -> Path:
-        return self.record_at or self.out / "podium" / self.system / self.benchmark
+        return self.record_at or self.out / layout.PODIUM / self.system / self.benchmark
 
     @property
     def campaign_record(self) -> Path:
-        return self.record_dir / "campaign.json"
+        return self.record_dir / layout.CAMPAIGN_RECORD
 
     @property
     def rules_dir(self) -> Path:
@@ -77,7 +78,7 @@ class SubmissionLayout:
 
     @property
     def system_description(self) -> Path:
-        return self.out / "systems" / f"{self.system}.json"
+        return layout.system_description(self.out, self.system)
 
     def benchmark_dirs(self, models: bool = True) -> dict[str, Path]:
         """The folders holding this benchmark's files, which a campaign replaces as a whole (record last)."""

@@ -18,14 +18,13 @@ from podium.results.layout.discovery import (Package, ScenarioFolder, TrainingFo
                                              training_result_dirs)
 from podium.results.layout.files import (UnreadableFile, first_entries, read_json, read_mllog, read_object,
                                          read_peak_record, read_run_record)
-from podium.results.layout.paths import (ACCURACY, ACCURACY_JSON, ACCURACY_LOG, ACCURACY_TXT, ACC_FILES,
-                                         CAMPAIGN_RECORD, COMPLIANCE_PREFIX, DETAIL_LOG, DIR_MODE, DIVISIONS, FIND_PEAK,
-                                         KINDS, MAX_ACCURACY_LOG_BYTES, MEASUREMENTS, MLPERF_CONF, PEAK_RECORD,
-                                         PERFORMANCE, PERF_FILES, README, RESULTS, RUN_RECORD, SCALING_FILE,
-                                         SCENARIO_FILES, SOURCE_FOLDER, SOURCE_FOLDER_BEFORE_V6, SUMMARY_LOG, SYSTEMS,
-                                         TRACE_LOG, TRAINING_LOGS, USER_CONF, VERIFY_REPORTS, campaign_record, hidden,
-                                         inference_readme, make_public, package_dir, scenario_dir, subdirs,
-                                         system_description, training_dir, training_readme)
+from podium.core.layout import (ACCURACY, ACCURACY_JSON, ACCURACY_LOG, ACCURACY_TXT, ACC_FILES, CAMPAIGN_RECORD,
+                                COMPLIANCE_PREFIX, DETAIL_LOG, DIR_MODE, DIVISIONS, FIND_PEAK, KINDS,
+                                MAX_ACCURACY_LOG_BYTES, MEASUREMENTS, MLPERF_CONF, PEAK_RECORD, PERFORMANCE, PERF_FILES,
+                                README, RESULTS, RUN_RECORD, SCALING_FILE, SCENARIO_FILES, SOURCE_FOLDER,
+                                SOURCE_FOLDER_BEFORE_V6, SUMMARY_LOG, SYSTEMS, TRACE_LOG, TRAINING_LOGS, USER_CONF,
+                                VERIFY_REPORTS, campaign_record, hidden, inference_readme, make_public, package_dir,
+                                scenario_dir, subdirs, system_description, training_dir, training_readme)
 from podium.results.layout.runs import (InferenceRun, Scan, TrainingLog, TrainingRun, Unreadable, is_number,
                                         read_accuracy_result, read_inference, read_training, read_training_log, scan)
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from podium.core.errors import ConfigError
-from podium.results.layout.paths import (COMPLIANCE_PREFIX, DETAIL_LOG, DIVISIONS, KINDS, PERFORMANCE, RESULTS,
-                                         RUN_RECORD, SYSTEMS, TRAINING_LOGS, VERIFY_REPORTS, subdirs)
+from podium.core.layout import (COMPLIANCE_PREFIX, DETAIL_LOG, DIVISIONS, KINDS, PERFORMANCE, RESULTS, RUN_RECORD,
+                                SYSTEMS, TRAINING_LOGS, VERIFY_REPORTS, subdirs)
 
 __all__ = ["Package", "ScenarioFolder", "TrainingFolder", "benchmark_dirs", "compliance_dirs", "compliance_verdicts",
            "contents", "find_packages", "inference_run_dirs", "is_training_dir", "run_records", "run_trees",

@@ -14,12 +14,10 @@ from typing import Any
 
 from podium.core.errors import ConfigError
 from podium.inference.record import MalformedRecord, PeakRecord, RunRecord, read_peak, read_record
+from podium.loadgen import logparse
 
 __all__ = ["UnreadableFile", "first_entries", "read_json", "read_mllog", "read_object", "read_peak_record",
            "read_run_record"]
-
-MLLOG_MARKER = ":::MLLOG "
-
 
 class UnreadableFile(Exception):
     """A file exists but cannot be parsed; `path` names it and `why` says what is wrong."""
@@ -77,21 +75,10 @@ def read_mllog(path: Path) -> list[dict[str, Any]]:
     """The entries of a training log, in log order: the JSON object after `:::MLLOG ` on each line that has one.
 
     Text before the marker is dropped, as mlperf_logging's parser does (a launcher's prefix); a line whose
-    payload is not a JSON object is skipped (the compliance checker reports it).
+    payload is not a JSON object is skipped (the compliance checker reports it). Read by Podium's one MLLOG
+    reader, `podium.loadgen.logparse.read_mllog`, which reads LoadGen's detail logs too.
     """
-    entries: list[dict[str, Any]] = []
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for line in f:
-            _, marker, payload = line.partition(MLLOG_MARKER)
-            if not marker:
-                continue
-            try:
-                entry = json.loads(payload)
-            except ValueError:
-                continue
-            if isinstance(entry, dict):
-                entries.append(entry)
-    return entries
+    return logparse.read_mllog(path)[0]
 
 
 def first_entries(entries: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:

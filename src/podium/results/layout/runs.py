@@ -28,9 +28,8 @@ from podium.loadgen.logparse import DetailLogContents, read_detail
 from podium.results.layout.discovery import inference_run_dirs, training_logs, training_result_dirs
 from podium.results.layout.files import (UnreadableFile, first_entries, read_mllog, read_object, read_peak_record,
                                          read_run_record)
-from podium.results.layout.paths import (ACCURACY, ACCURACY_JSON, ACCURACY_TXT, DETAIL_LOG, FIND_PEAK,
-                                         MEASUREMENTS, PEAK_RECORD, RUN_RECORD, campaign_record,
-                                         system_description)
+from podium.core.layout import (ACCURACY, ACCURACY_JSON, ACCURACY_TXT, DETAIL_LOG, FIND_PEAK, MEASUREMENTS, PEAK_RECORD,
+                                RUN_RECORD, campaign_record, system_description)
 
 __all__ = ["InferenceRun", "Scan", "TrainingLog", "TrainingRun", "Unreadable", "is_number", "read_accuracy_result",
            "read_inference", "read_training", "read_training_log", "scan"]

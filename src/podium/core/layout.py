@@ -1,4 +1,5 @@
-"""Where results live on disk: the names of their files and folders, and the paths built from them.
+"""Where results live on disk: the names of their files and folders, and the paths built from them, for the
+harnesses that write them and the readers (`podium.results.layout`: discovery, reading) alike.
 
 A *tree* (a run directory or a submission package) is a folder holding `systems/` and `results/`:
 
