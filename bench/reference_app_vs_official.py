@@ -25,7 +25,11 @@ trims 38.5 MB off it (2 x the dynamic mmap threshold) and the next batch faults 
 Whether that happens is decided by where small long-lived blocks (numpy's cached 256-byte label arrays)
 land: above each new batch in the official's process (the heap never shrinks), in older free blocks in
 Podium's (it shrinks and regrows ~50 times a second). Watch minor page faults (`/usr/bin/time -v`) when
-comparing; `--side-px 32` is free of the effect.
+comparing; `--side-px 32` is free of the effect. Which free blocks the main heap holds when the first batch is
+built is an accident of everything the process did before: glibc's malloc_info at that moment showed one free
+block in the official's process and 4-10 in Podium's, left by Podium's own imports (.pyc and extension modules
+read, then freed) and schedule temporaries; moving those off the main heap (an eager import, the pass prepared on
+a thread of its own) emptied it of large blocks but did not change the figure, and was not kept.
 
 Runs alternate between the engines (which goes first alternates too) so that drifts of a noisy VM hit both
 alike. Each run's figure is the "Samples per second" of its mlperf_log_summary.txt; the medians and the ratio

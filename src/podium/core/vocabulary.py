@@ -38,6 +38,14 @@ def _by_name(cls: type[_E], text: str) -> _E | None:
     return next((member for member in cls if member.value.lower() == key), None)
 
 
+def _scenario(cls: type[_E], text: str) -> _E:
+    """`_by_name`, or a ValueError (argparse's type error) naming the scenarios of `cls`."""
+    found = _by_name(cls, text)
+    if found is None:
+        raise ValueError(f"unknown scenario {text!r}; expected one of {', '.join(s.value for s in cls)}")
+    return found
+
+
 class Scenario(enum.Enum):
     """MLPerf inference scenarios LoadGen runs; values are the names the official logs print."""
 
@@ -50,10 +58,7 @@ class Scenario(enum.Enum):
     def parse(cls, text: str) -> Scenario:
         """A scenario from its name in any case, with or without "-"/"_"; ValueError (argparse's type error)
         for another."""
-        found = _by_name(cls, text)
-        if found is None:
-            raise ValueError(f"unknown scenario {text!r}; expected one of {', '.join(s.value for s in cls)}")
-        return found
+        return _scenario(cls, text)
 
 
 class SubmissionScenario(enum.Enum):
@@ -77,10 +82,7 @@ class SubmissionScenario(enum.Enum):
     @classmethod
     def parse(cls, text: str) -> SubmissionScenario:
         """As `Scenario.parse`, Interactive included."""
-        found = _by_name(cls, text)
-        if found is None:
-            raise ValueError(f"unknown scenario {text!r}; expected one of {', '.join(s.value for s in cls)}")
-        return found
+        return _scenario(cls, text)
 
 
 class Division(enum.Enum):
