@@ -85,6 +85,13 @@ class SubmissionScenario(enum.Enum):
         return _scenario(cls, text)
 
 
+class Direction(enum.Enum):
+    """Which way a figure improves: upwards (accuracy, throughput) or downwards (loss, latency, time to train)."""
+
+    HIGHER = "higher"
+    LOWER = "lower"
+
+
 class Division(enum.Enum):
     """MLPerf division; its value is the string logged as `submission_division`."""
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import json
 import math
 import platform
@@ -136,22 +137,25 @@ def _jsonable(v: Any) -> Any:
     raise TypeError(f"not JSON: {type(v).__name__}")
 
 
-
 class _JSONView(Mapping[str, Any]):
     """A record read as its JSON object too (`record["status"]`), so code written when records were dicts
-    keeps working; new code reads the attributes."""
+    keeps working; new code reads the attributes. The object is built once per record, on the first read."""
 
     def to_dict(self) -> dict[str, Any]:
         raise NotImplementedError
 
+    @functools.cached_property
+    def _json(self) -> dict[str, Any]:
+        return self.to_dict()
+
     def __getitem__(self, key: str) -> Any:
-        return self.to_dict()[key]
+        return self._json[key]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.to_dict())
+        return iter(self._json)
 
     def __len__(self) -> int:
-        return len(self.to_dict())
+        return len(self._json)
 
 
 class Status(enum.StrEnum):

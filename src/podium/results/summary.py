@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from podium.core.errors import ConfigError
+from podium.core.vocabulary import Direction
 from podium.results.layout import InferenceRun, TrainingRun, Unreadable, scan
 from podium.results.runs import int_field, scaling_factor, score_minutes, training_target
 
@@ -56,12 +57,7 @@ class Kind(enum.Enum):
     TRAINING = "training"
 
 
-class Better(enum.Enum):
-    """Which way a result improves: throughput up, latency and time to train down."""
-
-    HIGHER = "higher"
-    LOWER = "lower"
-
+Better = Direction  # which way a result improves: throughput up, latency and time to train down
 
 @dataclass(frozen=True)
 class Metric:

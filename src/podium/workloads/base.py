@@ -15,15 +15,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from podium.core.errors import ConfigError, RuleViolation
-# Division and Precision are the shared vocabulary's; imported from here too, as before.
-from podium.core.vocabulary import Division, Precision
-
-
-class Direction(enum.Enum):
-    """Whether a quality metric improves upwards (accuracy) or downwards (loss, perplexity, WER)."""
-
-    HIGHER = "higher"
-    LOWER = "lower"
+# Direction, Division and Precision are the shared vocabulary's; imported from here too, as before.
+from podium.core.vocabulary import Direction, Division, Precision
 
 
 class CadenceUnit(enum.Enum):

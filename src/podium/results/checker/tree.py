@@ -13,7 +13,7 @@ that exists but cannot be parsed raises `UnreadableFile`, which the engine turns
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -95,7 +95,7 @@ class ScenarioView:
     def summary(self, directory: Path) -> dict[str, str] | None:
         return self._read(directory / SUMMARY_LOG, read_summary)
 
-    def record(self, directory: Path) -> dict[str, Any] | None:
+    def record(self, directory: Path) -> Mapping[str, Any] | None:
         """podium_run.json of a run directory."""
         return self._read(directory / RUN_RECORD, read_run_record)
 
