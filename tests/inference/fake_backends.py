@@ -14,18 +14,21 @@ from podium.inference.backends import BACKENDS
 
 
 class _Wrapped:
-    """An ONNX Runtime model whose `predict` does something else on batch number `on_batch` (0-based)."""
+    """An ONNX Runtime model whose `run` does something else on batch number `on_batch` (0-based)."""
 
     def __init__(self, inner: Any, on_batch: int, action: str) -> None:
         self.inner, self.on_batch, self.action, self.calls = inner, on_batch, action, 0
 
-    def predict(self, batch: np.ndarray) -> np.ndarray:
+    def run(self, batch: np.ndarray) -> tuple[np.ndarray, ...]:
         k, self.calls = self.calls, self.calls + 1
         if k >= self.on_batch and self.action == "raise":
             raise RuntimeError(f"injected failure on batch {k}")
         if k == self.on_batch and self.action == "kill":
             os.kill(os.getpid(), signal.SIGKILL)
-        return self.inner.predict(batch)
+        return self.inner.run(batch)
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        return self.run(batch)[0]
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)

@@ -18,7 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scenario", required=True, type=Scenario.parse, help="SingleStream, MultiStream, Server, Offline")
     p.add_argument("--mode", default=Mode.PERFORMANCE, type=Mode.parse,
                    help="performance (default), accuracy, submission (both) or find-peak (Server)")
-    p.add_argument("--model", required=True, type=Path, help="model file (.onnx; .pt state dict or TorchScript)")
+    p.add_argument("--model", required=True, type=Path, help="model file (.onnx; .pt state dict or TorchScript), or "
+                   "'random': the benchmark's model with random weights (performance only)")
     p.add_argument("--backend", default="onnxruntime", help="onnxruntime (default) or pytorch")
     p.add_argument("--dataset-path", type=Path, help="the dataset's directory (benchmarks whose data is not shipped)")
     p.add_argument("--round", help="MLPerf round whose rules apply (default: the latest with the benchmark)")
@@ -35,6 +36,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "otherwise, not even ./audit.config")
     p.add_argument("--completion-timeout-s", type=float,
                    help="how long to wait for the last completions (default: derived from the run's length)")
+    g = p.add_argument_group("graph outputs", "how the model's outputs are read (default: the forms the benchmark "
+                             "declares for its official graphs, tried in order)")
+    g.add_argument("--outputs", type=_names, help="output names to read, comma-separated, in the order the "
+                   "post-processor takes them")
+    g.add_argument("--postprocess", help="the post-processor for those outputs (e.g. argmax, argmax-1, class-id-1)")
     r = p.add_argument_group("runner")
     r.add_argument("--runner", choices=[k.value for k in RunnerKind],
                    help="default: inline for SingleStream, a thread pool otherwise")
@@ -71,6 +77,13 @@ _NUMBERS = {"count": _POSITIVE_INT, "batch_size": _POSITIVE_INT, "instances": _P
             "reference_accuracy": ("a finite number", math.isfinite)}
 
 
+def _names(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names:
+        raise argparse.ArgumentTypeError("expected output names, comma-separated")
+    return names
+
+
 def _check_numbers(args: argparse.Namespace) -> None:
     """A ConfigError naming the option (exit 2, one line) for a number out of range."""
     for attr, (kind, ok) in _NUMBERS.items():
@@ -103,7 +116,7 @@ def spec_from_args(args: argparse.Namespace) -> Any:
         system_id=args.system, engine=args.engine, target_qps=args.target_qps,
         reference_accuracy=args.reference_accuracy, accuracy_target=args.accuracy_target, peak=args.peak_method,
         cache_dir=args.cache_dir, progress=args.progress, completion_timeout_s=args.completion_timeout_s,
-        audit_config=args.audit_config)
+        audit_config=args.audit_config, outputs=args.outputs, postprocess=args.postprocess)
 
 
 def one_line(r: Any) -> str:

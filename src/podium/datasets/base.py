@@ -52,6 +52,8 @@ class Dataset(abc.ABC):
     preprocessing_version: ClassVar[str]
     expected_layout: ClassVar[str]
     needs_path: ClassVar[bool] = True
+    # Samples of different shapes (3D U-Net's volumes): `get_samples` answers a list of arrays, not one array.
+    variable_shape: ClassVar[bool] = False
 
     def __init__(self, path: Path | str | None = None, *, cache_dir: Path | str | None = None,
                  performance_sample_count: int | None = None, count: int | None = None) -> None:
@@ -104,8 +106,9 @@ class Dataset(abc.ABC):
         for i in indices:
             self._loaded.pop(int(i), None)
 
-    def get_samples(self, indices: Sequence[int]) -> np.ndarray:
-        """The loaded inputs of `indices`, stacked along a new first axis (a SUTError if one is not loaded)."""
+    def get_samples(self, indices: Sequence[int]) -> np.ndarray | list[np.ndarray]:
+        """The loaded inputs of `indices`, stacked along a new first axis, or as a list when the samples differ in
+        shape (`variable_shape`); a SUTError if one is not loaded."""
         import numpy as np
 
         try:
@@ -115,7 +118,7 @@ class Dataset(abc.ABC):
                            f"before issuing them, so the SUT asked for one it was never given") from None
         if not rows:
             raise SUTError(f"dataset {self.name!r}: get_samples called with no indices")
-        return np.stack(rows)
+        return rows if self.variable_shape else np.stack(rows)
 
     def loaded_indices(self) -> list[int]:
         return sorted(self._loaded)
@@ -127,6 +130,10 @@ class Dataset(abc.ABC):
         order = self.loaded_indices()
         if not order:
             raise PodiumError(f"dataset {self.name!r}: no samples are loaded")
+        if self.variable_shape:
+            raise ConfigError(f"dataset {self.name!r}: its samples differ in shape and cannot share one block of "
+                              "memory with worker processes; use a thread pool runner (--runner pool)",
+                              key="--runner")
         return np.stack([self._loaded[i] for i in order]), {i: row for row, i in enumerate(order)}
 
     def labels(self) -> np.ndarray:

@@ -65,6 +65,13 @@ class _Failures:
         return failed
 
 
+def _counted(ids: Sequence[int], responses: list[bytes]) -> list[bytes]:
+    """`responses`, when there is one per sample id (a SUTError naming both counts otherwise)."""
+    if len(responses) != len(ids):
+        raise SUTError(f"post-processing answered {len(responses)} responses for a batch of {len(ids)} samples")
+    return responses
+
+
 class NativeCompleter(_Failures):
     """Completes through Podium's engine (`podium.loadgen.complete` / `fail`)."""
 
@@ -75,7 +82,7 @@ class NativeCompleter(_Failures):
         self._encode, self._session = encoding.encode_batch, session
 
     def complete(self, ids: Sequence[int], outputs: np.ndarray) -> None:
-        data = self._encode(outputs)
+        data = _counted(ids, self._encode(outputs))
         try:
             self._session.complete(ids, data)
         except SUTError:
@@ -102,11 +109,17 @@ class OfficialCompleter(_Failures):
         self._lg, self._encoding = lg, encoding
 
     def complete(self, ids: Sequence[int], outputs: np.ndarray) -> None:
-        enc = self._encoding
+        enc, make = self._encoding, self._lg.QuerySampleResponse
+        if enc.variable:  # one buffer per response, alive until the call returns (LoadGen copies the bytes)
+            buffers = [np.frombuffer(b, dtype=np.uint8) for b in _counted(ids, enc.encode_batch(outputs))]
+            self._lg.QuerySamplesComplete([make(i, b.ctypes.data if b.size else 0, b.size)
+                                           for i, b in zip(ids, buffers, strict=True)])
+            return
         buf = np.ascontiguousarray(np.asarray(outputs, dtype=enc.dtype))
+        if buf.ndim == 0 or len(buf) != len(ids):
+            raise SUTError(f"post-processing answered {buf.shape} for a batch of {len(ids)} samples")
         size = buf.nbytes // max(1, len(ids))
         base = buf.ctypes.data
-        make = self._lg.QuerySampleResponse
         self._lg.QuerySamplesComplete([make(i, base + k * size, size) for k, i in enumerate(ids)])
 
     def fail(self, ids: Sequence[int], error: BaseException) -> None:

@@ -45,7 +45,13 @@ def run_inference(spec: InferenceSpec) -> InferenceResult:
     with exclusive(spec.out):
         _ensure_system(spec)
         dataset = _open_dataset(p)
-        p.model = dataclasses.replace(p.model, example_input=_example_batch(dataset, p.runner.batch_size))
+        if p.task.predictor is None:  # a predictor feeds the graph its own pieces (patches): no whole-sample warm-up
+            p.model = dataclasses.replace(p.model, example_input=_example_batch(dataset, p.runner.batch_size))
+        if spec.random_weights:
+            from podium.inference.random_weights import random_weights_file
+
+            p.model = dataclasses.replace(p.model, path=str(random_weights_file(p.task.model, spec.backend,
+                                                                                 spec.cache_dir)))
         with phases.Session(p, dataset) as session:
             return _run_staged(p, session, dataset)
 
@@ -112,7 +118,8 @@ def _open_dataset(p: Plan) -> Any:
 
     opener = DATASETS.get(p.task.dataset)
     return opener(p.spec.dataset_path, cache_dir=p.spec.cache_dir,
-                  performance_sample_count=p.bench.performance_sample_count, count=p.spec.dataset_count)
+                  performance_sample_count=p.bench.performance_sample_count, count=p.spec.dataset_count,
+                  **p.task.dataset_options)
 
 
 def _write_scenario_files(p: Plan, dataset: Any) -> None:
@@ -122,7 +129,7 @@ def _write_scenario_files(p: Plan, dataset: Any) -> None:
     write_json(p.files_dir / MEASUREMENTS, {
         "input_data_types": str(getattr(dataset, "dtype", "fp32")),
         "retraining": "no",
-        "starting_weights_filename": Path(p.spec.model_path).name,
+        "starting_weights_filename": "random" if p.spec.random_weights else Path(p.spec.model_path).name,
         "weight_data_types": precision.value,
         "weight_transformations": "none" if p.spec.backend == "pytorch" else "exported to ONNX",
         "podium": {"round": p.round.name, "backend": p.spec.backend, "runner": p.runner.describe(),

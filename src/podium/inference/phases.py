@@ -159,7 +159,8 @@ class Session:
             engine=spec.engine, status=status, signal=_signal_name(run.signum), short=spec.short,
             valid_for_submission=spec.valid_for_submission, backend=self._backend_info(),
             runner=self.runner.describe(),
-            model=rec.ModelFile(str(Path(spec.model_path).resolve()), file_sha256(spec.model_path)),
+            model=rec.ModelFile(str(Path(p.model.path).resolve()), file_sha256(p.model.path),
+                                random_weights=spec.random_weights),
             dataset=self.dataset.describe(), response_encoding=p.task.encoding,
             settings=_effective_settings(detail), settings_requested=_requested(settings, spec),
             result=_result(mode, detail, spec, errors), latency_ns=_latency_summary(detail), errors=tuple(errors),
@@ -183,9 +184,18 @@ class Session:
         except PodiumError as e:
             return rec.Accuracy(p.task.metric, None, p.accuracy_target, passed=False), f"accuracy: {e}"
         write_accuracy(outdir, result, p.accuracy_target)
-        passed = p.accuracy_target is None or result.value >= p.accuracy_target
+        # random weights score what they score, and never pass: the run is performance-only
+        passed = not p.spec.random_weights and (p.accuracy_target is None or result.value >= p.accuracy_target)
         return rec.Accuracy(result.metric, result.value, p.accuracy_target, passed, units=result.units,
                             good=result.good, total=result.total), None
+
+
+def _not_for_submission(spec: Any) -> list[str]:
+    """Why a run's result may not be submitted, if it may not."""
+    reasons = ["random weights: performance only, not valid for submission"] if spec.random_weights else []
+    if spec.short or spec.dataset_count is not None:
+        reasons.append("short run: not valid for submission")
+    return reasons
 
 
 def _result(mode: Mode, detail: Any, spec: Any, errors: list[str]) -> rec.Result | None:
@@ -196,7 +206,7 @@ def _result(mode: Mode, detail: Any, spec: Any, errors: list[str]) -> rec.Result
     validity = str(detail.get("result_validity", "INVALID"))
     if errors and validity == "VALID":
         validity = "INVALID"
-    reasons = _reasons(detail) + ([] if spec.valid_for_submission else ["short run: not valid for submission"])
+    reasons = _reasons(detail) + _not_for_submission(spec)
     return rec.Result(head.key, head.value, head.units, validity, tuple(reasons))
 
 

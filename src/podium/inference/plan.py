@@ -20,6 +20,7 @@ from podium.core.files import atomic_write
 from podium.core.vocabulary import Engine, PeakMethod, RunnerKind
 from podium.core.layout import MLPERF_CONF, scenario_dir
 from podium.inference.backends import BackendOptions
+from podium.inference.random_weights import is_random
 from podium.inference.record import PeakRecord, RunRecord
 from podium.inference.runners import ModelSpec, RunnerConfig
 from podium.loadgen.settings import Mode, Scenario, TestSettings
@@ -67,6 +68,10 @@ class InferenceSpec:
     # expected length (Offline: the whole query), so that no full-length run is cut short.
     completion_timeout_s: float | None = None
     audit_config: Path | None = None  # an audit.config applied on purpose (never one found in the cwd)
+    # How to read the graph's outputs, over the task's declared forms: output names, and a post-processor
+    # (a name in podium.inference.tasks.POSTPROCESSORS); None keeps the declaration.
+    outputs: tuple[str, ...] | None = None
+    postprocess: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "engine", Engine.parse(self.engine))  # frozen: the text to its member, once
@@ -78,7 +83,12 @@ class InferenceSpec:
 
     @property
     def valid_for_submission(self) -> bool:
-        return not self.short and self.dataset_count is None
+        return not self.short and self.dataset_count is None and not self.random_weights
+
+    @property
+    def random_weights(self) -> bool:
+        """`--model random`: the task's model with random weights (performance only)."""
+        return is_random(self.model_path)
 
 
 def _check_number(name: str, value: Any, *, integer: bool = False, positive: bool = False) -> None:
@@ -156,7 +166,8 @@ def plan(spec: InferenceSpec) -> Plan:
     rnd = get_round(spec.round) if spec.round else None
     bench = rnd.benchmark(spec.benchmark) if rnd else find_benchmark(spec.benchmark)
     rnd = rnd or get_round(bench.round_name)
-    _check_model_file(spec.model_path)
+    if not spec.random_weights:
+        _check_model_file(spec.model_path)
     for what, path in (("user.conf", spec.user_conf), ("audit.config", spec.audit_config)):
         if path is not None and not Path(path).is_file():
             raise ConfigError(f"no such {what} file", path=str(path))
@@ -168,8 +179,26 @@ def plan(spec: InferenceSpec) -> Plan:
     if spec.engine is Engine.OFFICIAL and runner.kind is RunnerKind.PROCESSES:
         raise ConfigError("--engine official runs thread or inline runners (the official LoadGen's callbacks "
                           "are not picklable)")
-    model = ModelSpec(spec.backend, str(spec.model_path), spec.options, task.torch_model, task.postprocess)
+    model = _model_spec(spec, task)
     return Plan(spec, rnd, bench, task, sdir, sdir / MLPERF_CONF, runner, model, _accuracy_target(spec, bench))
+
+
+def _model_spec(spec: InferenceSpec, task: Task) -> ModelSpec:
+    """How each instance loads the model: the model definition only where a state dict or random weights need it
+    (a benchmark served from ONNX files runs without one), the graph forms declared or given."""
+    from podium.inference.tasks import POSTPROCESSORS, GraphForm
+    from podium.models import MODELS
+
+    forms = task.forms
+    if spec.outputs is not None or spec.postprocess is not None:
+        post = spec.postprocess or forms[0].postprocess
+        POSTPROCESSORS.get(post)  # an unknown name fails here, with the nearest names
+        forms = (GraphForm("command line", post, outputs=tuple(spec.outputs or ())),)
+    definition = MODELS.get(task.model) if task.model and (spec.backend == "pytorch" or spec.random_weights) \
+        else None
+    return ModelSpec(spec.backend, str(spec.model_path), spec.options,
+                     torch_model=definition.reference if definition else None, forms=forms, predictor=task.predictor,
+                     io_names=(definition.input_name, definition.output_names) if definition else None)
 
 
 def _check_model_file(path: Path) -> None:

@@ -172,6 +172,7 @@ class ModelFile:
 
     path: str
     sha256: str
+    random_weights: bool = False  # --model random: the benchmark's model with random weights (performance only)
 
 
 @dataclass(frozen=True)

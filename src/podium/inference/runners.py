@@ -17,13 +17,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from podium.core.vocabulary import RunnerKind
-from podium.inference.backends import LoadedModel
 from podium.inference.completion import Completer
 # The parts every runner shares live in `podium.inference.sut`; imported from here too, as before.
-from podium.inference.sut import BaseRunner, BatchQueue, ModelSpec, QueueFed, RunnerConfig
+from podium.inference.sut import BaseRunner, BatchQueue, ModelSpec, QueueFed, RunnerConfig, ServedModel
 
-__all__ = ["BaseRunner", "BatchQueue", "InlineRunner", "ModelSpec", "QueueFed", "RunnerConfig", "ThreadPoolRunner",
-           "make_runner"]
+__all__ = ["BaseRunner", "BatchQueue", "InlineRunner", "ModelSpec", "QueueFed", "RunnerConfig", "ServedModel",
+           "ThreadPoolRunner", "make_runner"]
 
 
 class InlineRunner(BaseRunner):
@@ -31,7 +30,7 @@ class InlineRunner(BaseRunner):
 
     def __init__(self, spec: ModelSpec, dataset: Any, completer: Completer, config: RunnerConfig) -> None:
         super().__init__(spec, dataset, completer, config)
-        self.model: LoadedModel | None = None
+        self.model: ServedModel | None = None
 
     def start(self) -> None:
         self.model = self.spec.load()
@@ -59,7 +58,7 @@ class ThreadPoolRunner(QueueFed):
     def __init__(self, spec: ModelSpec, dataset: Any, completer: Completer, config: RunnerConfig) -> None:
         super().__init__(spec, dataset, completer, config)
         self.queue = BatchQueue(config.batch_size, config.max_wait_us * 1000)
-        self.models: list[LoadedModel] = []
+        self.models: list[ServedModel] = []
         self.threads: list[threading.Thread] = []
 
     def start(self) -> None:
@@ -69,7 +68,7 @@ class ThreadPoolRunner(QueueFed):
             t.start()
             self.threads.append(t)
 
-    def _work(self, model: LoadedModel) -> None:
+    def _work(self, model: ServedModel) -> None:
         take, serve = self.queue.next_batch, self._serve
         while (batch := take()) is not None:
             serve(model, *batch)

@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,27 +27,83 @@ from podium.core.errors import ConfigError, SUTError
 from podium.core.vocabulary import RunnerKind
 from podium.inference.backends import BACKENDS, BackendOptions, LoadedModel
 from podium.inference.completion import Completer, LateCompletion
-from podium.inference.tasks import POSTPROCESSORS, resolve
+from podium.inference.tasks import POSTPROCESSORS, PREDICTORS, GraphForm, resolve
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Everything needed to load one model instance, in this process or another (picklable)."""
+    """Everything needed to load one model instance, in this process or another (picklable).
+
+    `forms` are the task's graph forms (or the one the command line gave), tried in order on the loaded model;
+    `predictor`, when set, serves batches instead of "run the graph, then post-process".
+    """
 
     backend: str
     path: str
     options: BackendOptions = field(default_factory=BackendOptions)
     torch_model: str | None = None  # "module:function" for state dicts
-    postprocess: str = "argmax"
+    forms: tuple[GraphForm, ...] = (GraphForm("logits", "argmax"),)
+    predictor: str | None = None  # a name in PREDICTORS
+    io_names: tuple[str, tuple[str, ...]] | None = None  # a PyTorch model's input and output names
     example_input: np.ndarray | None = None  # one batch for the untimed warm-up
 
-    def load(self) -> LoadedModel:
+    def load(self) -> ServedModel:
         from pathlib import Path
 
         factory = resolve(self.torch_model) if self.torch_model else None
         # "module:attribute" names a backend factory outside the registry (importable in worker processes too)
         backend = resolve(self.backend)() if ":" in self.backend else BACKENDS.get(self.backend)
-        return backend.load(Path(self.path), self.options, model_factory=factory, example_input=self.example_input)
+        model = backend.load(Path(self.path), self.options, model_factory=factory, example_input=self.example_input,
+                             **({"io_names": self.io_names} if self.io_names else {}))
+        try:
+            return ServedModel(model, self._form(model), self.predictor)
+        except BaseException:
+            model.close()
+            raise
+
+    def _form(self, model: LoadedModel) -> GraphForm:
+        """The first form whose outputs the model has (and whose class count its first output has)."""
+        tried = []
+        for form in self.forms:
+            if not set(form.outputs) <= set(model.output_names):
+                tried.append(f"{form.name} (outputs {', '.join(form.outputs)})")
+                continue
+            model.select(form.outputs)
+            width = self._width(model)
+            if form.classes is None or width == form.classes:
+                return form
+            tried.append(f"{form.name} ({form.classes} classes; the graph answers {width})")
+        raise ConfigError(f"the model's outputs ({', '.join(model.output_names)}) fit none of the forms of this "
+                          f"benchmark: {'; '.join(tried)}; name them with --outputs and --postprocess",
+                          path=self.path, key="outputs")
+
+    def _width(self, model: LoadedModel) -> int | None:
+        """The last dimension of the first output read: as declared, or as answered on the example batch."""
+        shape = model.output_shape(model.fetch[0])
+        if (shape is None or not shape or shape[-1] is None) and self.example_input is not None:
+            shape = model.run(self.example_input[:1])[0].shape
+        return None if not shape or shape[-1] is None else int(shape[-1])
+
+
+class ServedModel:
+    """A loaded model and how it answers a batch: the graph form's outputs through its post-processor, or the
+    task's predictor. What the runners hold, one per model instance."""
+
+    def __init__(self, model: LoadedModel, form: GraphForm, predictor: str | None = None) -> None:
+        self.model, self.form = model, form
+        if predictor is not None:
+            predict = PREDICTORS.get(predictor)
+            self.respond: Callable[[Any, Sequence[int]], Any] = lambda samples, indices: predict(model, samples,
+                                                                                                   indices)
+        else:
+            post, run = POSTPROCESSORS.get(form.postprocess), model.run
+            self.respond = lambda samples, indices: post(run(samples), indices)
+
+    def describe(self) -> dict[str, Any]:
+        return {**self.model.describe(), "graph_form": self.form.describe()}
+
+    def close(self) -> None:
+        self.model.close()
 
 
 @dataclass(frozen=True)
@@ -156,7 +212,6 @@ class BaseRunner:
 
     def __init__(self, spec: ModelSpec, dataset: Any, completer: Completer, config: RunnerConfig) -> None:
         self.spec, self.dataset, self.completer, self.config = spec, dataset, completer, config
-        self.postprocess = POSTPROCESSORS[spec.postprocess]
         self.failed = False
         self.late_samples = 0  # samples dropped because their pass had ended: late outputs, batches still queued
         self._gate = threading.Lock()  # held while completing, and while a pass ends
@@ -166,10 +221,10 @@ class BaseRunner:
     def generation(self) -> int:
         return self.queue.generation if self.queue is not None else self._generation
 
-    def _serve(self, model: LoadedModel, ids: Sequence[int], indices: list[int], generation: int) -> None:
+    def _serve(self, model: ServedModel, ids: Sequence[int], indices: list[int], generation: int) -> None:
         """Predict one batch and complete it; any failure on the way fails the pass, never the thread."""
         try:
-            outputs = self.postprocess(model.predict(self.dataset.get_samples(indices)))
+            outputs = model.respond(self.dataset.get_samples(indices), indices)
         except KeyboardInterrupt:  # Ctrl-C / SIGTERM on the engine's thread (inline): the run is aborted
             raise
         except BaseException as e:  # noqa: BLE001 - every failure is reported with its samples

@@ -31,22 +31,19 @@ START_TIMEOUT_S = 300.0
 
 def _worker_main(conn: Connection, spec: ModelSpec) -> None:
     """A worker process: load the model, then answer requests until told to stop."""
-    from podium.inference.tasks import POSTPROCESSORS
-
     try:
         model = spec.load()
     except BaseException as e:  # noqa: BLE001 - reported to the parent, which raises it
         conn.send(("error", f"{type(e).__name__}: {e}", traceback.format_exc()))
         return
     conn.send(("ready", model.describe()))
-    post = POSTPROCESSORS[spec.postprocess]
     shm: SharedMemory | None = None
     samples: np.ndarray | None = None
     while True:
         msg = conn.recv()
         if msg[0] == "batch":
             try:
-                conn.send(("ok", post(model.predict(samples[msg[1]]))))
+                conn.send(("ok", model.respond(samples[msg[1]], msg[2])))
             except BaseException as e:  # noqa: BLE001 - the parent fails the run with it
                 conn.send(("error", f"{type(e).__name__}: {e}", traceback.format_exc()))
         elif msg[0] == "attach":
@@ -159,7 +156,7 @@ class ProcessPoolRunner(QueueFed):
                 self._fail_batch(ids, SUTError(f"sample {e.args[0]} is not loaded"), generation)
                 continue
             try:
-                reply = w.request(("batch", rows))
+                reply = w.request(("batch", rows, indices))
             except BaseException as e:  # noqa: BLE001 - a dead worker fails the run, naming the samples
                 self._instance_lost(ids, e)
                 return

@@ -17,6 +17,11 @@ class Model:
     build: Callable[[], Any]      # () -> an untrained torch.nn.Module (torch is imported inside)
     input_shape: tuple[int, ...]  # one sample's shape, without the batch axis
     classes: int | None = None    # outputs of a classifier; None for other kinds of model
+    # The names of the official ONNX graph's input and outputs: `build()`'s forward returns those outputs, in
+    # that order, so one output declaration of a task serves the ONNX graph and the PyTorch definition alike.
+    input_name: str = "input"
+    output_names: tuple[str, ...] = ("output",)
+    layout: str = "NCHW"          # of image inputs: NCHW or NHWC (what the official graph takes)
 
     @property
     def reference(self) -> str:

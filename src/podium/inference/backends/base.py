@@ -136,24 +136,44 @@ class LoadedModel(abc.ABC):
     def __init__(self, io: ModelIO, batch_size: int | None = None) -> None:
         self.input_name, self.input_dtype, self.input_shape = io.input_name, io.input_dtype, io.input_shape
         self.output_names = io.output_names
+        self.fetch: tuple[str, ...] = io.output_names[:1]  # the outputs `run` reads, in order
         self.batch_size = batch_size    # the only batch size the model accepts; None when any
         self.notes = io.notes
         self.closed = False
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
-        """The first output for `batch` (batch-major numpy); SUTError when the runtime fails."""
+        """The first output read (`fetch[0]`) for `batch` (batch-major numpy); SUTError when the runtime fails."""
+        return self.run(batch)[0]
+
+    def run(self, batch: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The outputs named by `fetch`, in that order, for `batch`; SUTError when the runtime fails or an output
+        is not batch-major."""
         shape = tuple(np.shape(batch))
         self._check_batch(shape)
         try:
-            out = self._run(np.ascontiguousarray(batch, dtype=self.input_dtype))
+            outs = self._run(np.ascontiguousarray(batch, dtype=self.input_dtype))
         except PodiumError:
             raise
         except Exception as exc:
             raise SUTError(f"{self.backend_name} failed on a batch of shape {shape}: {first_line(exc)}") from exc
-        if out.ndim == 0 or out.shape[0] != shape[0]:
-            raise SUTError(f"{self.backend_name} returned an output of shape {out.shape} for a batch of shape "
-                           f"{shape}; outputs must be batch-major")
-        return out
+        for name, out in zip(self.fetch, outs, strict=True):
+            if out.ndim == 0 or out.shape[0] != shape[0]:
+                raise SUTError(f"{self.backend_name} returned output {name!r} of shape {out.shape} for a batch of "
+                               f"shape {shape}; outputs must be batch-major")
+        return outs
+
+    def select(self, names: tuple[str, ...]) -> None:
+        """Read the outputs `names`, in that order, from now on (() = the first output); a ConfigError naming the
+        outputs the model has when one is not among them."""
+        missing = [n for n in names if n not in self.output_names]
+        if missing:
+            raise ConfigError(f"the model has no output {missing[0]!r}; its outputs: {', '.join(self.output_names)}",
+                              key="outputs")
+        self.fetch = names or self.output_names[:1]
+
+    def output_shape(self, name: str) -> tuple[int | None, ...] | None:
+        """The shape the model declares for output `name` (None where it declares none: run it to know)."""
+        return None
 
     def submit(self, batch: np.ndarray, done: Done) -> None:
         """Run `batch` and hand `done` the output, or the exception raised; this default runs inline.
@@ -180,11 +200,11 @@ class LoadedModel(abc.ABC):
         """The input and outputs, JSON-able."""
         return {"input": {"name": self.input_name, "dtype": self.input_dtype.name,
                           "shape": list(self.input_shape) if self.input_shape is not None else None},
-                "outputs": list(self.output_names), "batch_size": self.batch_size}
+                "outputs": list(self.output_names), "outputs_read": list(self.fetch), "batch_size": self.batch_size}
 
     @abc.abstractmethod
-    def _run(self, batch: np.ndarray) -> np.ndarray:
-        """The first output for a batch already cast to `input_dtype`."""
+    def _run(self, batch: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The outputs named by `fetch`, in order, for a batch already cast to `input_dtype`."""
 
     @abc.abstractmethod
     def describe(self) -> dict[str, Any]:
@@ -226,8 +246,12 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def load(self, path: Path, opts: BackendOptions | None = None, *,
              model_factory: Callable[[], Any] | None = None,
-             example_input: np.ndarray | None = None) -> LoadedModel:
-        """Load the model at `path`, check it, and warm it up on `example_input` (untimed) when given."""
+             example_input: np.ndarray | None = None,
+             io_names: tuple[str, tuple[str, ...]] | None = None) -> LoadedModel:
+        """Load the model at `path`, check it, and warm it up on `example_input` (untimed) when given.
+
+        `io_names` (input name, output names) names the inputs and outputs of a model whose file does not (a
+        PyTorch module answering a tuple); a model file that names them (ONNX) keeps its own names."""
 
     def _missing(self, package: str) -> ConfigError:
         return ConfigError(f"backend {self.name!r} needs the {package!r} package, which is not installed "

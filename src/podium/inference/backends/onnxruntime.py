@@ -102,8 +102,15 @@ class OnnxModel(LoadedModel):
         self._session, self._path, self._opts, self._version = session, path, opts, version
         self._providers = list(session.get_providers())
 
-    def _run(self, batch: np.ndarray) -> np.ndarray:
-        return self._session.run(self.output_names[:1], {self.input_name: batch})[0]
+    def _run(self, batch: np.ndarray) -> tuple[np.ndarray, ...]:
+        return tuple(self._session.run(list(self.fetch), {self.input_name: batch}))
+
+    def output_shape(self, name: str) -> tuple[int | None, ...] | None:
+        """The static shape the graph declares for output `name` (None for symbolic dimensions)."""
+        for out in self._session.get_outputs():
+            if out.name == name:
+                return tuple(d if isinstance(d, int) and d > 0 else None for d in out.shape)
+        return None
 
     def describe(self) -> dict[str, Any]:
         options = {k: v for k, v in self._opts.to_dict().items()
@@ -138,7 +145,8 @@ class OnnxRuntimeBackend(Backend):
 
     def load(self, path: Path, opts: BackendOptions | None = None, *,
              model_factory: Callable[[], Any] | None = None,
-             example_input: np.ndarray | None = None) -> LoadedModel:
+             example_input: np.ndarray | None = None,
+             io_names: tuple[str, tuple[str, ...]] | None = None) -> LoadedModel:
         opts = opts or BackendOptions()
         path = require_file(path, self.name)
         _refuse_torch_options(opts)

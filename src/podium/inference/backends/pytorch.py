@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from podium.core.errors import ConfigError
+from podium.core.errors import ConfigError, SUTError
 from podium.inference.backends import BACKENDS
 from podium.inference.backends.base import (Backend, BackendOptions, GraphOptimization, LoadedModel, ModelIO,
                                             Precision, first_line, refuse, require_file, warm_up)
@@ -131,20 +131,20 @@ class TorchModel(LoadedModel):
         self._opts, self._model = opts, model
         self.static_batch: int | None = None   # set for compiled models: every batch runs at this size
 
-    def _run(self, batch: np.ndarray) -> np.ndarray:
+    def _run(self, batch: np.ndarray) -> tuple[np.ndarray, ...]:
         if self.static_batch is None:
             return self._forward(batch)
-        return np.concatenate([self._forward_padded(batch[i:i + self.static_batch])
-                               for i in range(0, len(batch), self.static_batch)])
+        chunks = [self._forward_padded(batch[i:i + self.static_batch]) for i in range(0, len(batch), self.static_batch)]
+        return tuple(np.concatenate(parts) for parts in zip(*chunks, strict=True))
 
-    def _forward_padded(self, chunk: np.ndarray) -> np.ndarray:
+    def _forward_padded(self, chunk: np.ndarray) -> tuple[np.ndarray, ...]:
         short = self.static_batch - len(chunk)
         if short == 0:
             return self._forward(chunk)
         pad = np.zeros((short, *chunk.shape[1:]), dtype=chunk.dtype)
-        return self._forward(np.concatenate([chunk, pad]))[:len(chunk)]
+        return tuple(out[:len(chunk)] for out in self._forward(np.concatenate([chunk, pad])))
 
-    def _forward(self, batch: np.ndarray) -> np.ndarray:
+    def _forward(self, batch: np.ndarray) -> tuple[np.ndarray, ...]:
         torch = self._torch
         if not batch.flags.writeable:    # torch.from_numpy warns on read-only arrays
             batch = batch.copy()
@@ -153,10 +153,12 @@ class TorchModel(LoadedModel):
             x = torch.from_numpy(batch).to(self._device)
             if self._opts.channels_last and x.ndim == 4:
                 x = x.contiguous(memory_format=torch.channels_last)
-            out = _first_output(self._module(x))
-        if out.is_floating_point():
-            out = out.float()    # numpy has no bfloat16
-        return out.cpu().numpy()
+            outs = _outputs(self._module(x))
+        positions = [self.output_names.index(name) for name in self.fetch]
+        if max(positions) >= len(outs):
+            raise SUTError(f"the module answered {len(outs)} output(s); output {self.fetch[-1]!r} is number "
+                           f"{max(positions) + 1} of {', '.join(self.output_names)}")
+        return tuple(_to_numpy(outs[k]) for k in positions)
 
     def describe(self) -> dict[str, Any]:
         torch = self._torch
@@ -176,13 +178,19 @@ class TorchModel(LoadedModel):
         super().close()
 
 
-def _first_output(out: Any) -> Any:
-    """The first output of a model returning a tensor, a tuple/list of them, or a dict of them."""
+def _outputs(out: Any) -> list[Any]:
+    """The outputs of a model returning a tensor, a tuple/list of them, or a dict of them, in order."""
     if isinstance(out, Mapping):
-        out = next(iter(out.values()))
-    elif isinstance(out, (tuple, list)):
-        out = out[0]
-    return out
+        return list(out.values())
+    if isinstance(out, (tuple, list)):
+        return list(out)
+    return [out]
+
+
+def _to_numpy(out: Any) -> np.ndarray:
+    if out.is_floating_point():
+        out = out.float()    # numpy has no bfloat16
+    return np.asarray(out.cpu().numpy())
 
 
 class PyTorchBackend(Backend):
@@ -205,7 +213,8 @@ class PyTorchBackend(Backend):
 
     def load(self, path: Path, opts: BackendOptions | None = None, *,
              model_factory: Callable[[], Any] | None = None,
-             example_input: np.ndarray | None = None) -> LoadedModel:
+             example_input: np.ndarray | None = None,
+             io_names: tuple[str, tuple[str, ...]] | None = None) -> LoadedModel:
         opts = opts or BackendOptions()
         path = require_file(path, self.name)
         _refuse_ort_options(opts)
@@ -218,7 +227,8 @@ class PyTorchBackend(Backend):
         module, fmt = _load_module(torch, path, model_factory)
         notes = _apply_threads(torch, opts)   # process-wide: only once the model file has passed its checks
         module = self._place(torch, module, device, opts)
-        model = TorchModel(torch, module, self._io(example_input, notes), device=device, autocast_dtype=autocast_dtype,
+        io = self._io(example_input, notes, io_names or ("input", ("output",)))
+        model = TorchModel(torch, module, io, device=device, autocast_dtype=autocast_dtype,
                            opts=opts, model={"path": str(path.resolve()), "format": fmt})
         if opts.compile:
             model.static_batch = len(example_input)
@@ -235,11 +245,13 @@ class PyTorchBackend(Backend):
         return module
 
     @staticmethod
-    def _io(example_input: np.ndarray | None, notes: list[str]) -> ModelIO:
+    def _io(example_input: np.ndarray | None, notes: list[str], names: tuple[str, tuple[str, ...]]) -> ModelIO:
+        """The module's input and outputs, named `names`; the input's dtype and shape are the example's."""
+        input_name, output_names = names
         if example_input is None:
-            return ModelIO("input", np.dtype(np.float32), None, ("output",), notes)
+            return ModelIO(input_name, np.dtype(np.float32), None, output_names, notes)
         example = np.asarray(example_input)
-        return ModelIO("input", example.dtype, (None, *example.shape[1:]), ("output",), notes)
+        return ModelIO(input_name, example.dtype, (None, *example.shape[1:]), output_names, notes)
 
 
 @BACKENDS.register("pytorch")

@@ -1,0 +1,76 @@
+"""`--model random`: a benchmark's model with random weights, for performance runs that need no download.
+
+The model is the task's definition in `podium.models`, built with a fixed seed, and written once to the cache as
+the file the chosen backend loads: a state dict for PyTorch, an ONNX graph (exported with the official input and
+output names the definition declares, batch axis dynamic) for ONNX Runtime. The same seed, model and torch version
+give the same file, so repeated runs serve the same weights. Results of such a model are performance-only: never
+valid for submission, and an accuracy test's score never passes (`podium.inference.plan`).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+from podium.core.errors import ConfigError
+from podium.core.files import output_error
+from podium.datasets.cache import cache_root
+from podium.models import MODELS, Model
+
+RANDOM = "random"  # the --model value asking for random weights
+SEED = 0
+ONNX_OPSET = 17
+
+
+def is_random(model_path: Path | str) -> bool:
+    return str(model_path) == RANDOM
+
+
+def random_weights_file(model_name: str | None, backend: str, cache_dir: Path | None = None) -> Path:
+    """The cached file of `model_name` with random weights for `backend`, written first when missing."""
+    if model_name is None:
+        raise ConfigError("--model random needs a benchmark with a model definition in podium.models; this one "
+                          "has none: give a model file", key="--model")
+    if backend not in ("pytorch", "onnxruntime"):
+        raise ConfigError(f"--model random builds PyTorch or ONNX models, not for backend {backend!r}",
+                          key="--backend")
+    import torch
+
+    model = MODELS.get(model_name)
+    suffix = "onnx" if backend == "onnxruntime" else "pt"
+    path = cache_root(cache_dir) / "random-weights" / f"{model_name}-seed{SEED}-torch{torch.__version__}.{suffix}"
+    if not path.is_file():
+        _write(model, path, suffix)
+    return path
+
+
+def _write(model: Model, path: Path, suffix: str) -> None:
+    import torch
+
+    torch.manual_seed(SEED)
+    module = model.build().eval()
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if suffix == "pt":
+            torch.save(module.state_dict(), tmp)
+        else:
+            _export_onnx(torch, model, module, tmp)
+        os.replace(tmp, path)
+    except OSError as e:
+        raise output_error(e, path, "write") from e
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _export_onnx(torch: Any, model: Model, module: Any, path: Path) -> None:
+    """`module` as an ONNX graph named as the official one, with a dynamic batch axis."""
+    example = torch.zeros((1, *model.input_shape))
+    names = [model.input_name, *model.output_names]
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, (example,), str(path), input_names=[model.input_name],
+                          output_names=list(model.output_names), dynamic_axes={n: {0: "batch"} for n in names},
+                          opset_version=ONNX_OPSET, dynamo=False)
