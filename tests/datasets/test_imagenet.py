@@ -1,4 +1,5 @@
-"""The `imagenet` layout: MLPerf ResNet-50 preprocessing, done lazily and cached per image; layout faults."""
+"""The `imagenet` layouts: MLPerf ResNet-50 / MobileNet preprocessing, done lazily and cached per image and tensor
+layout; layout faults. (Equality with the reference's steps: test_imagenet_reference.py.)"""
 
 from __future__ import annotations
 
@@ -14,18 +15,23 @@ from podium.datasets import DATASETS
 from podium.datasets.imagenet import CHANNEL_MEANS_RGB, ImagenetDataset
 from tests.datasets.fixtures import files_under
 
-Image = pytest.importorskip("PIL.Image")
+cv2 = pytest.importorskip("cv2")
 
 
 COLOURS = [(200, 10, 60), (0, 128, 255), (90, 90, 90)]
 
 
+def solid(width: int, height: int, rgb: tuple[int, int, int]) -> np.ndarray:
+    """A solid-colour image as OpenCV writes it (BGR)."""
+    return np.broadcast_to(np.asarray(rgb[::-1], np.uint8), (height, width, 3)).copy()
+
+
 def write_imagenet(root: Path) -> Path:
     """Three solid-colour images (lossless PNG, so pixel values survive): landscape, portrait, small grey."""
     root.mkdir(parents=True, exist_ok=True)
-    Image.new("RGB", (400, 300), COLOURS[0]).save(root / "a.png")
-    Image.new("RGB", (300, 500), COLOURS[1]).save(root / "b.png")
-    Image.new("L", (100, 120), COLOURS[2][0]).save(root / "c.png")  # grey, and smaller than 256: enlarged
+    cv2.imwrite(str(root / "a.png"), solid(400, 300, COLOURS[0]))
+    cv2.imwrite(str(root / "b.png"), solid(300, 500, COLOURS[1]))
+    cv2.imwrite(str(root / "c.png"), np.full((120, 100), COLOURS[2][0], np.uint8))  # grey, smaller than 256
     (root / "val_map.txt").write_text("a.png 3\nb.png 7\n\nc.png 0\n")
     return root
 
@@ -52,9 +58,9 @@ def test_imagenet_preprocesses_lazily_and_caches_per_sample(tmp_path: Path, cach
 def test_imagenet_centre_crop_keeps_the_middle(tmp_path: Path, cache: Path) -> None:
     root = tmp_path / "imagenet"
     root.mkdir()
-    image = Image.new("RGB", (512, 256), (0, 0, 0))  # -> 512x256 stays; the crop takes columns 144..367
-    image.paste((255, 255, 255), (0, 0, 100, 256))  # a white band only at the far left, outside the crop
-    image.save(root / "wide.png")
+    image = solid(512, 256, (0, 0, 0))  # -> 512x256 stays; the crop takes columns 144..367
+    image[:, :100] = 255  # a white band only at the far left, outside the crop
+    cv2.imwrite(str(root / "wide.png"), image)
     (root / "val_map.txt").write_text("wide.png 1\n")
     ds = DATASETS.get("imagenet")(root, cache_dir=cache)
     ds.load_samples([0])
@@ -64,7 +70,7 @@ def test_imagenet_centre_crop_keeps_the_middle(tmp_path: Path, cache: Path) -> N
 def test_imagenet_cache_invalidated_when_an_image_changes(tmp_path: Path, cache: Path) -> None:
     root = write_imagenet(tmp_path / "imagenet")
     DATASETS.get("imagenet")(root, cache_dir=cache).load_samples([0])
-    Image.new("RGB", (400, 300), (1, 2, 3)).save(root / "a.png")
+    cv2.imwrite(str(root / "a.png"), solid(400, 300, (1, 2, 3)))
     os.utime(root / "a.png", ns=(1_000_000_000, 1_000_000_000))
     ds = DATASETS.get("imagenet")(root, cache_dir=cache)
     ds.load_samples([0])
@@ -80,7 +86,7 @@ def test_imagenet_cache_invalidated_by_preprocessing_version(tmp_path: Path, cac
     monkeypatch.setattr(ImagenetDataset, "preprocessing_version", "test-v2")
     ds = DATASETS.get("imagenet")(root, cache_dir=cache)
     ds.load_samples([1])
-    assert ds.cache_stats.computed == 1 and ds.cache_path.name == "test-v2"
+    assert ds.cache_stats.computed == 1 and ds.cache_path.name == "test-v2-vgg-nchw"
 
 
 def test_imagenet_count(tmp_path: Path, cache: Path) -> None:
@@ -134,11 +140,12 @@ def test_imagenet_unreadable_image(tmp_path: Path, cache: Path) -> None:
     assert str(root / "c.png") in str(err.value)
 
 
-def test_imagenet_without_pillow(tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_imagenet_without_opencv(tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = write_imagenet(tmp_path / "imagenet")
-    monkeypatch.setitem(sys.modules, "PIL.Image", None)  # import now fails as if Pillow were absent
-    with pytest.raises(ConfigError, match="needs Pillow"):
-        DATASETS.get("imagenet")(root, cache_dir=cache)
+    monkeypatch.setitem(sys.modules, "cv2", None)  # import now fails as if OpenCV were absent
+    for name in ("imagenet", "imagenet-mobilenet"):
+        with pytest.raises(ConfigError, match=r"need OpenCV \(pip install opencv-python-headless"):
+            DATASETS.get(name)(root, cache_dir=cache)
 
 
 def test_generated_data_opens_in_the_official_layout(tmp_path: Path, cache: Path) -> None:
@@ -153,3 +160,29 @@ def test_generated_data_opens_in_the_official_layout(tmp_path: Path, cache: Path
     assert all(0 <= label < 10 for label in labels)
     ds.load_samples([0, 4])
     assert ds.get_samples([0, 4]).shape == (2, 3, 224, 224)
+
+
+def test_imagenet_mobilenet_scales_to_plus_minus_one(tmp_path: Path, cache: Path) -> None:
+    root = write_imagenet(tmp_path / "imagenet")
+    ds = DATASETS.get("imagenet-mobilenet")(root, cache_dir=cache)
+    ds.load_samples([0, 1, 2])
+    batch = ds.get_samples([0, 1, 2])
+    assert batch.shape == (3, 3, 224, 224) and batch.dtype == np.float32
+    for row, colour in zip(batch, COLOURS, strict=True):
+        np.testing.assert_allclose(row.mean(axis=(1, 2)), np.asarray(colour) / 127.5 - 1, atol=1e-5)
+    assert ds.describe()["preprocessing"] == "mobilenet" and ds.cache_path.name.endswith("-mobilenet-nchw")
+
+
+def test_imagenet_layout_option(tmp_path: Path, cache: Path) -> None:
+    root = write_imagenet(tmp_path / "imagenet")
+    nchw = DATASETS.get("imagenet")(root, cache_dir=cache)
+    nhwc = DATASETS.get("imagenet")(root, cache_dir=cache, layout="NHWC")
+    assert nchw.cache_path != nhwc.cache_path and nhwc.describe()["tensor_layout"] == "NHWC"
+    nchw.load_samples([0, 1])
+    nhwc.load_samples([0, 1])
+    assert nhwc.cache_stats.computed == 2  # a layout has its own cache entries
+    assert nhwc.get_samples([0, 1]).shape == (2, 224, 224, 3)
+    np.testing.assert_array_equal(nhwc.get_samples([0, 1]), nchw.get_samples([0, 1]).transpose(0, 2, 3, 1))
+    with pytest.raises(ConfigError, match="layout must be one of NCHW, NHWC, got 'nchw'") as err:
+        DATASETS.get("imagenet-mobilenet")(root, cache_dir=cache, layout="nchw")
+    assert err.value.key == "layout"

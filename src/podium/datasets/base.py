@@ -36,7 +36,8 @@ class DatasetOpener(Protocol):
     """What `DATASETS.get(name)` returns: a callable opening a dataset (usually the Dataset subclass itself)."""
 
     def __call__(self, path: Path | None = None, *, cache_dir: Path | None = None,
-                 performance_sample_count: int | None = None, count: int | None = None) -> Dataset: ...
+                 performance_sample_count: int | None = None, count: int | None = None,
+                 **options: Any) -> Dataset: ...
 
 
 class Dataset(abc.ABC):

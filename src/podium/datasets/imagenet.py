@@ -1,22 +1,31 @@
-"""`imagenet`: ImageNet 2012 validation images listed in `val_map.txt`, preprocessed as MLPerf's ResNet-50 reference.
+"""`imagenet` and `imagenet-mobilenet`: ImageNet 2012 validation images listed in `val_map.txt`, preprocessed as
+MLPerf's classification reference does for ResNet-50 and for MobileNet.
 
-Preprocessing follows the reference's `pre_process_vgg` (vision/classification_and_detection/python/dataset.py):
-RGB; aspect-preserving resize so that the shorter side is 224 / 0.875 = 256; centre crop 224x224; subtract the
-per-channel means 123.68, 116.78, 103.94; NCHW float32. The reference resizes with OpenCV's INTER_AREA; here
-Pillow's BOX filter, which is the same area averaging when shrinking (bilinear when enlarging, as INTER_AREA is).
+Both follow vision/classification_and_detection/python/dataset.py, with OpenCV as there: the image is decoded with
+`cv2.imread` (BGR, greyscale expanded to three channels) and turned to RGB; resized, keeping its aspect ratio, so
+that its shorter side is 224 / 87.5 % = 256 (`resize_with_aspectratio`: the longer side truncated to an integer);
+centre-cropped to 224x224; then
+- `imagenet` (`pre_process_vgg`, ResNet-50): resized with INTER_AREA; the per-channel means 123.68, 116.78,
+  103.94 subtracted;
+- `imagenet-mobilenet` (`pre_process_mobilenet`): resized with INTER_LINEAR; scaled to [-1, 1] (x / 255 - 0.5) * 2.
+The tensor layout is an option of the dataset (`layout="NCHW"` or `"NHWC"`). The default is NCHW for both: the
+reference's ONNX graphs were converted with tf2onnx's `--inputs-as-nchw` (tools/convert-to-onnx.sh) and its ONNX
+Runtime backend always asks for NCHW (backend_onnxruntime.py `image_format`); the TensorFlow graphs take NHWC.
+
 Images are preprocessed when loaded, a few at a time, never the whole list up front (the reference's `Imagenet`
 preprocesses all 50,000 in its constructor, reference/inference_suite.md §2.1). Each preprocessed image is cached
-as its own .npy, keyed by the image's path, size and mtime and the Pillow version, so that LoadGen's random
-performance set touches only the images it uses.
+as its own .npy, under a folder named by the preprocessing version and layout and keyed by the image's path, size
+and mtime and the OpenCV version, so that LoadGen's random performance set touches only the images it uses.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -26,20 +35,25 @@ from podium.datasets.base import Dataset
 from podium.datasets.cache import dataset_cache_dir, load_npy, save_npy_atomic, stat_key
 
 IMAGE_SIZE = 224
-RESIZE_SCALE = 0.875  # the shorter side is resized to IMAGE_SIZE / RESIZE_SCALE before the centre crop
-CHANNEL_MEANS_RGB = (123.68, 116.78, 103.94)
-SAMPLE_SHAPE = (3, IMAGE_SIZE, IMAGE_SIZE)
+RESIZE_SCALE_PERCENT = 87.5  # the shorter side is resized to IMAGE_SIZE * 100 / 87.5 = 256 before the crop
+CHANNEL_MEANS_RGB = (123.68, 116.78, 103.94)  # pre_process_vgg
+LAYOUTS = ("NCHW", "NHWC")
 # Bump when the preprocessing changes: it names the cache directory, so old entries are never read.
-PREPROCESSING_VERSION = "vgg-224-nchw-v1"
+# v1: Pillow BOX resize. v2: OpenCV, as the reference.
+PREPROCESSING_VERSION = "cv2-v2"
 VAL_MAP = "val_map.txt"
+OPENCV_PACKAGE = "opencv-python-headless"
+
+PreProcess = Callable[[np.ndarray], np.ndarray]
 
 
-def pillow() -> Any:
-    """The PIL.Image module (imported here, not at package import); a ConfigError when Pillow is missing."""
+def opencv() -> Any:
+    """The cv2 module (imported here, not at package import); a ConfigError naming the package when missing."""
     try:
-        return importlib.import_module("PIL.Image")
+        return importlib.import_module("cv2")
     except ImportError:
-        raise ConfigError("the imagenet dataset layout needs Pillow (pip install pillow)") from None
+        raise ConfigError(f"the imagenet dataset layouts need OpenCV (pip install {OPENCV_PACKAGE}, "
+                          f"or podium's `inference` extra)") from None
 
 
 def parse_val_map(file: Path, expected: str) -> tuple[list[tuple[str, int]], np.ndarray]:
@@ -69,53 +83,99 @@ def parse_val_map(file: Path, expected: str) -> tuple[list[tuple[str, int]], np.
     return files, np.asarray(labels, dtype=np.int64)
 
 
-def pre_process_vgg(image: Any) -> np.ndarray:
-    """One PIL image -> float32 (3, 224, 224), as the reference's `pre_process_vgg` with NCHW output."""
-    pil = pillow()
-    image = image.convert("RGB")
-    width, height = image.size
-    short = int(IMAGE_SIZE / RESIZE_SCALE)
+def resize_with_aspect_ratio(image: np.ndarray, interpolation: int) -> np.ndarray:
+    """HWC image -> its shorter side 256, the longer one scaled in proportion and truncated (the reference's
+    `resize_with_aspectratio` with scale 87.5)."""
+    height, width = image.shape[:2]
+    short = int(100.0 * IMAGE_SIZE / RESIZE_SCALE_PERCENT)
     if height > width:
-        size = (short, int(short * height / width))
+        size_wh = (short, int(short * height / width))
     else:
-        size = (int(short * width / height), short)
-    shrinking = size[0] <= width and size[1] <= height
-    image = image.resize(size, pil.Resampling.BOX if shrinking else pil.Resampling.BILINEAR)
-    left, top = int((size[0] - IMAGE_SIZE) / 2), int((size[1] - IMAGE_SIZE) / 2)
-    image = image.crop((left, top, left + IMAGE_SIZE, top + IMAGE_SIZE))
-    pixels = np.asarray(image, dtype=np.float32) - np.asarray(CHANNEL_MEANS_RGB, dtype=np.float32)
-    return np.ascontiguousarray(pixels.transpose(2, 0, 1))
+        size_wh = (int(short * width / height), short)
+    resized: np.ndarray = opencv().resize(image, size_wh, interpolation=interpolation)
+    return resized
 
 
-def read_image(path: Path) -> Any:
-    """The decoded image at `path`; a ConfigError naming it when it is missing or not an image."""
-    pil = pillow()
-    try:
-        with pil.open(path) as image:
-            image.load()
-            return image.copy()
-    except (OSError, pil.DecompressionBombError) as e:
-        raise ConfigError(f"cannot read image ({e})", path=str(path)) from None
+def centre_crop(image: np.ndarray) -> np.ndarray:
+    """The middle IMAGE_SIZE x IMAGE_SIZE of an HWC image (the reference's `center_crop`: offsets truncated)."""
+    height, width = image.shape[:2]
+    top, left = int((height - IMAGE_SIZE) / 2), int((width - IMAGE_SIZE) / 2)
+    return image[top:top + IMAGE_SIZE, left:left + IMAGE_SIZE]
+
+
+def resized_rgb_crop(image_bgr: np.ndarray, interpolation: int) -> np.ndarray:
+    """A decoded BGR image -> the float32 RGB 224x224 centre crop after the aspect-preserving resize."""
+    rgb = opencv().cvtColor(image_bgr, opencv().COLOR_BGR2RGB)
+    return np.asarray(centre_crop(resize_with_aspect_ratio(rgb, interpolation)), dtype=np.float32)
+
+
+def pre_process_vgg(image_bgr: np.ndarray) -> np.ndarray:
+    """ResNet-50's preprocessing (the reference's `pre_process_vgg`): INTER_AREA resize, crop, means subtracted.
+    Returns float32 HWC RGB."""
+    pixels = resized_rgb_crop(image_bgr, opencv().INTER_AREA)
+    pixels -= np.asarray(CHANNEL_MEANS_RGB, dtype=np.float32)
+    return pixels
+
+
+def pre_process_mobilenet(image_bgr: np.ndarray) -> np.ndarray:
+    """MobileNet's preprocessing (the reference's `pre_process_mobilenet`): INTER_LINEAR resize, crop, scaled to
+    [-1, 1]. Returns float32 HWC RGB."""
+    pixels = resized_rgb_crop(image_bgr, opencv().INTER_LINEAR)
+    pixels /= 255.0
+    pixels -= 0.5
+    pixels *= 2
+    return pixels
+
+
+PRE_PROCESS: dict[str, PreProcess] = {"vgg": pre_process_vgg, "mobilenet": pre_process_mobilenet}
+
+
+def to_layout(pixels_hwc: np.ndarray, layout: str) -> np.ndarray:
+    """A preprocessed HWC image in `layout` (NCHW: channels first), contiguous."""
+    return np.ascontiguousarray(pixels_hwc.transpose(2, 0, 1) if layout == "NCHW" else pixels_hwc)
+
+
+def read_image(path: Path) -> np.ndarray:
+    """The image at `path` decoded as the reference decodes it (`cv2.imread`: BGR uint8, three channels); a
+    ConfigError naming it when it is not an image OpenCV reads."""
+    image = opencv().imread(str(path))
+    if image is None:
+        raise ConfigError("cannot read image (OpenCV cannot decode it)", path=str(path))
+    decoded: np.ndarray = image
+    return decoded
 
 
 class ImagenetDataset(Dataset):
-    """The images of `val_map.txt`, in its order (qsl index i is its i-th non-blank line)."""
+    """The images of `val_map.txt`, in its order (qsl index i is its i-th non-blank line), preprocessed for
+    ResNet-50 (`pre_process_vgg`); `layout` is the tensor layout of a sample, NCHW or NHWC."""
 
     layout = "imagenet"
     preprocessing_version = PREPROCESSING_VERSION
     expected_layout = f"expected {{path}}/{VAL_MAP} with lines '<image file> <label>' and the image files beside it"
-    workers = min(8, os.cpu_count() or 1)  # Pillow decodes and resizes without holding the GIL
+    workers = min(8, os.cpu_count() or 1)  # OpenCV decodes and resizes without holding the GIL
+    preprocessing: ClassVar[str] = "vgg"  # a key of PRE_PROCESS
+
+    def __init__(self, path: Path | str | None = None, *, layout: str = "NCHW", **options: Any) -> None:
+        if layout not in LAYOUTS:
+            raise ConfigError(f"dataset {self.layout!r}: layout must be one of {', '.join(LAYOUTS)}, "
+                              f"got {layout!r}", key="layout")
+        self.tensor_layout = layout
+        self.sample_shape = (3, IMAGE_SIZE, IMAGE_SIZE) if layout == "NCHW" else (IMAGE_SIZE, IMAGE_SIZE, 3)
+        super().__init__(path, **options)
 
     def _open(self) -> int:
         assert self.path is not None
-        pillow()  # fail now, naming the missing package, rather than at the first load
-        self._pil_version = str(importlib.import_module("PIL").__version__)
+        self._opencv_version = str(opencv().__version__)  # fail now, naming the package, not at the first load
         self._files, self._labels = parse_val_map(self.path / VAL_MAP, self.expected(self.path))
         return len(self._files)
 
     @property
     def cache_path(self) -> Path:
-        return dataset_cache_dir(self.cache_root, self.layout, self.preprocessing_version)
+        version = f"{self.preprocessing_version}-{self.preprocessing}-{self.tensor_layout.lower()}"
+        return dataset_cache_dir(self.cache_root, self.layout, version)
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "preprocessing": self.preprocessing, "tensor_layout": self.tensor_layout}
 
     def _read(self, indices: list[int]) -> list[np.ndarray]:
         if len(indices) > 1 and self.workers > 1:
@@ -134,15 +194,15 @@ class ImagenetDataset(Dataset):
         name, line = self._files[index]
         image = self.path / name
         try:
-            key = stat_key(image, self._pil_version)
+            key = stat_key(image, self._opencv_version)
         except OSError:
             raise ConfigError(f"image listed on line {line} of {VAL_MAP} does not exist; "
                               f"{self.expected(self.path)}", path=str(image)) from None
         entry = self.cache_path / key[:2] / f"{key}.npy"
         cached = load_npy(entry)
-        if cached is not None and cached.shape == SAMPLE_SHAPE and cached.dtype == np.float32:
+        if cached is not None and cached.shape == self.sample_shape and cached.dtype == np.float32:
             return cached, True
-        row = pre_process_vgg(read_image(image))
+        row = to_layout(PRE_PROCESS[self.preprocessing](read_image(image)), self.tensor_layout)
         save_npy_atomic(entry, row)
         return row, False
 
@@ -150,16 +210,28 @@ class ImagenetDataset(Dataset):
         return self._labels
 
 
+class ImagenetMobilenetDataset(ImagenetDataset):
+    """As `ImagenetDataset`, preprocessed for MobileNet (`pre_process_mobilenet`)."""
+
+    layout = "imagenet-mobilenet"
+    preprocessing = "mobilenet"
+
+
 @DATASETS.register("imagenet")
 def _imagenet() -> type[ImagenetDataset]:
     return ImagenetDataset
+
+
+@DATASETS.register("imagenet-mobilenet")
+def _imagenet_mobilenet() -> type[ImagenetMobilenetDataset]:
+    return ImagenetMobilenetDataset
 
 
 def generate(root: Path, count: int = 8, *, classes: int = 1000, seed: int = 0) -> Path:
     """Small data in the official layout at `root`: `count` random JPEG images named as ImageNet 2012's
     validation images (ILSVRC2012_val_00000001.JPEG, ...), of varied sizes and orientations, and their
     `val_map.txt` (labels drawn from 0..classes-1). For tests and the tiny suite; returns `root`."""
-    image = pillow()
+    cv2 = opencv()
     rng = np.random.default_rng(seed)
     root.mkdir(parents=True, exist_ok=True)
     lines = []
@@ -167,7 +239,8 @@ def generate(root: Path, count: int = 8, *, classes: int = 1000, seed: int = 0) 
         height, width = (int(v) for v in rng.integers(64, 400, size=2))
         pixels = rng.integers(0, 256, size=(height, width, 3), dtype=np.uint8)
         name = f"ILSVRC2012_val_{i:08d}.JPEG"
-        image.fromarray(pixels, "RGB").save(root / name, format="JPEG", quality=90)
+        if not cv2.imwrite(str(root / name), pixels, [cv2.IMWRITE_JPEG_QUALITY, 90]):
+            raise ConfigError("cannot write image", path=str(root / name))
         lines.append(f"{name} {int(rng.integers(0, classes))}\n")
     (root / VAL_MAP).write_text("".join(lines), encoding="utf-8")
     return root

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from podium.core.errors import PodiumError
+from podium.core.errors import ConfigError, PodiumError
 from podium.core.files import atomic_write, output_error
 from podium.core.layout import (ACCURACY, FIND_PEAK, MEASUREMENTS, MLPERF_CONF, PERFORMANCE, USER_CONF,
                                  system_description)
@@ -119,7 +119,39 @@ def _open_dataset(p: Plan) -> Any:
     opener = DATASETS.get(p.task.dataset)
     return opener(p.spec.dataset_path, cache_dir=p.spec.cache_dir,
                   performance_sample_count=p.bench.performance_sample_count, count=p.spec.dataset_count,
-                  **p.task.dataset_options)
+                  **_dataset_options(p))
+
+
+def _dataset_options(p: Plan) -> dict[str, Any]:
+    """The task's dataset options, with a layout given "as the model" read off the model."""
+    from podium.inference.tasks import AS_THE_MODEL
+
+    options = dict(p.task.dataset_options)
+    if options.get("layout") == AS_THE_MODEL:
+        options["layout"] = model_layout(p)
+    return options
+
+
+def model_layout(p: Plan) -> str:
+    """NHWC when the model takes images channels-last, else NCHW: from an ONNX file's input shape (a last axis of
+    3), from the model definition for state dicts and random weights."""
+    from podium.models import MODELS
+
+    spec = p.spec
+    if spec.random_weights or spec.backend == "pytorch":
+        return MODELS.get(p.task.model).layout if p.task.model else "NCHW"
+    if spec.backend != "onnxruntime":
+        return "NCHW"
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
+    try:
+        shape = onnxruntime.InferenceSession(str(spec.model_path), options).get_inputs()[0].shape
+    except Exception as exc:  # onnxruntime raises its own classes; the backend names the problem at load
+        raise ConfigError(f"onnxruntime cannot load the model: {str(exc).splitlines()[0]}",
+                          path=str(spec.model_path)) from exc
+    return "NHWC" if len(shape) == 4 and shape[-1] == 3 else "NCHW"
 
 
 def _write_scenario_files(p: Plan, dataset: Any) -> None:

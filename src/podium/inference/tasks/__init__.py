@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 
     from podium.inference.backends.base import LoadedModel
 
+# A dataset option's value meaning "what the model takes" (the harness reads it off the model: `layout`).
+AS_THE_MODEL = "as the model"
+
 # graph outputs (in a GraphForm's order, batch-major) and the batch's qsl indices -> one response per sample
 Postprocessor = Callable[[Sequence["np.ndarray"], Sequence[int]], Any]
 # a loaded model, the batch's samples (an array, or a list of arrays of different shapes) and qsl indices -> responses
@@ -67,7 +70,8 @@ class Task:
     metric: str  # a name in podium.metrics.METRICS
     forms: tuple[GraphForm, ...]  # tried in order on the loaded model: the first that fits serves
     model: str | None = None  # a name in podium.models.MODELS: what a state dict is loaded into
-    dataset_options: Mapping[str, Any] = field(default_factory=dict)  # keyword arguments of the dataset opener
+    # keyword arguments of the dataset opener; AS_THE_MODEL for `layout` reads NCHW or NHWC off the model's input
+    dataset_options: Mapping[str, Any] = field(default_factory=dict)
     predictor: str | None = None  # a name in PREDICTORS: serves a batch instead of "run the graph, post-process"
     default_model: str | None = None  # where `podium run` leaves the model, relative to its output
     needs_dataset_path: bool = True
@@ -98,4 +102,5 @@ TASKS: Registry[Task] = Registry("inference task", "podium.inference_tasks", pac
 POSTPROCESSORS: Registry[Postprocessor] = Registry("post-processor", "podium.postprocessors", package=__name__)
 PREDICTORS: Registry[Predictor] = Registry("predictor", "podium.predictors", package=__name__)
 
-__all__ = ["POSTPROCESSORS", "PREDICTORS", "TASKS", "GraphForm", "Postprocessor", "Predictor", "Task", "resolve"]
+__all__ = ["AS_THE_MODEL", "POSTPROCESSORS", "PREDICTORS", "TASKS", "GraphForm", "Postprocessor", "Predictor", "Task",
+           "resolve"]
