@@ -57,7 +57,10 @@ class Dataset(abc.ABC):
     variable_shape: ClassVar[bool] = False
 
     def __init__(self, path: Path | str | None = None, *, cache_dir: Path | str | None = None,
-                 performance_sample_count: int | None = None, count: int | None = None) -> None:
+                 performance_sample_count: int | None = None, count: int | None = None, **options: Any) -> None:
+        if options:  # a layout taking options consumes them before calling this
+            raise ConfigError(f"dataset {self.layout!r} takes no option {', '.join(sorted(options))}",
+                              key=sorted(options)[0])
         self.name: str = self.layout
         self.path = self._check_path(path)
         self.cache_root = cache_root(cache_dir)

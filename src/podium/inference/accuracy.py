@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
@@ -31,7 +31,8 @@ from podium.metrics import METRICS, Metric, MetricInputError, Score
 #   1: metric, value (raw), value_reported (5 significant figures), units, good, total, missing, target, passed
 ACCURACY_SCHEMA_VERSION = 1
 REPORTED_SIGNIFICANT_FIGURES = 5  # inference rules: accuracy is reported to 5 significant figures, half to even
-CHUNK_SAMPLES = 4096  # responses decoded and scored at a time
+CHUNK_SAMPLES = 4096  # responses decoded and scored at a time, at most
+CHUNK_BYTES = 256 << 20  # ... and as many as hold this many response bytes (3D U-Net's are whole volumes)
 LOG_FORMAT = 'a JSON list of {"seq_id", "qsl_idx", "data": <hex>} as LoadGen writes it'
 
 
@@ -101,13 +102,27 @@ def evaluate(metric: str, log_path: Path | str, dataset: Dataset, encoding: Resp
     missing = _check_coverage(log_path, raw, dataset, allow_missing)
     labels = dataset.labels()
     indices = sorted(raw)
-    for start in range(0, len(indices), CHUNK_SAMPLES):
-        chunk = indices[start:start + CHUNK_SAMPLES]
+    for chunk in _chunks(indices, raw):
         outputs = [_decode(log_path, i, raw[i], encoding) for i in chunk]
         _update(scorer, log_path, chunk, outputs, labels[chunk])
     score = scorer.compute()
     return AccuracyResult(score.metric, score.value, score.units, score.good, score.total, score.details,
                           missing_indices=missing)
+
+
+def _chunks(indices: list[int], raw: Mapping[int, bytes]) -> Iterator[list[int]]:
+    """`indices` in order, cut into chunks of at most CHUNK_SAMPLES responses and about CHUNK_BYTES bytes (a
+    response larger than that is a chunk of its own)."""
+    chunk: list[int] = []
+    size = 0
+    for i in indices:
+        if chunk and (len(chunk) == CHUNK_SAMPLES or size + len(raw[i]) > CHUNK_BYTES):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(i)
+        size += len(raw[i])
+    if chunk:
+        yield chunk
 
 
 def _check_coverage(log_path: Path | str, raw: Mapping[int, bytes], dataset: Dataset,

@@ -45,8 +45,7 @@ def run_inference(spec: InferenceSpec) -> InferenceResult:
     with exclusive(spec.out):
         _ensure_system(spec)
         dataset = _open_dataset(p)
-        if p.task.predictor is None:  # a predictor feeds the graph its own pieces (patches): no whole-sample warm-up
-            p.model = dataclasses.replace(p.model, example_input=_example_batch(dataset, p.runner.batch_size))
+        p.model = dataclasses.replace(p.model, example_input=_warm_up_batch(p, dataset))
         if spec.random_weights:
             from podium.inference.random_weights import random_weights_file
 
@@ -100,6 +99,21 @@ def _ensure_system(spec: InferenceSpec) -> Path:
 
         system.write(path, system.capture(spec.system_id))
     return path
+
+
+def _warm_up_batch(p: Plan, dataset: Any) -> Any:
+    """The batch each model instance warms up on: the first sample, repeated to the runner's batch size; for a
+    task with a predictor (which feeds the graph pieces of a sample: 3D U-Net's patches), zeros of the model
+    definition's input for the PyTorch definition it builds, and no warm-up for a graph file."""
+    if p.task.predictor is None:
+        return _example_batch(dataset, p.runner.batch_size)
+    if p.task.model is None or not (p.spec.backend == "pytorch" or p.spec.random_weights):
+        return None
+    import numpy as np
+
+    from podium.models import MODELS
+
+    return np.zeros((1, *MODELS.get(p.task.model).input_shape), dtype=np.float32)
 
 
 def _example_batch(dataset: Any, n: int) -> Any:

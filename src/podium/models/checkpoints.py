@@ -1,7 +1,8 @@
 """Loading a published PyTorch checkpoint into a model definition: unwrapping, key checks, one-line errors.
 
 Checkpoints come as a bare state dict (torchvision's `resnet50-19c8e357.pth`, the file MLPerf's ResNet-50 PyTorch
-reference publishes), or wrapped by a training script: under "state_dict" or "model", with the "module." prefix
+reference publishes), or wrapped by a training script: under "state_dict", "model" or "best_model_state_dict" (3D
+U-Net's `3dunet_kits19_pytorch_checkpoint.pth`), with the "module." prefix
 that `DataParallel` / `DistributedDataParallel` add. Loading is strict: a checkpoint whose keys or shapes differ
 from the definition is refused, naming the file and the first keys that differ, rather than serving a half-loaded
 network. torch is imported inside the functions.
@@ -15,7 +16,8 @@ from typing import Any
 
 from podium.core.errors import ConfigError
 
-WRAPPER_KEYS = ("state_dict", "model")  # where training scripts nest the state dict
+# where training scripts nest the state dict ("best_model_state_dict": MLPerf's 3D U-Net checkpoint)
+WRAPPER_KEYS = ("state_dict", "model", "best_model_state_dict")
 PARALLEL_PREFIX = "module."
 SHOWN_KEYS = 5  # how many differing keys an error names
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from podium.core.errors import ConfigError, SUTError
 from podium.inference.backends import BACKENDS
+from podium.models.checkpoints import unwrap_state_dict
 from podium.inference.backends.base import (Backend, BackendOptions, GraphOptimization, LoadedModel, ModelIO,
                                             Precision, first_line, refuse, require_file, warm_up)
 
@@ -80,6 +81,8 @@ def _read_state_dict(torch: Any, path: Path) -> Mapping[str, Any]:
     except Exception as exc:  # truncated zip, bad pickle, a pickled module (refused by weights_only)
         raise ConfigError(f"cannot read a state dict (corrupt or not a weights file): {first_line(exc)}",
                           path=str(path)) from exc
+    if isinstance(state, Mapping) and state:  # as training scripts save it: nested, "module." prefixes
+        state = unwrap_state_dict(state, path)
     if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ConfigError(f"holds a {type(state).__name__}, not a state dict of tensors", path=str(path))
     return state
