@@ -37,7 +37,13 @@ def submission(run_tree, tmp_path_factory) -> Path:
     """closed/ACME/ built from the clean run directory."""
     out = tmp_path_factory.mktemp("submission") / "sub"
     build_submission([run_tree], out, "ACME", "closed")
+    complete_calibration(out / "closed" / "ACME")
     return out
+
+
+def complete_calibration(package: Path) -> None:
+    """What the submitter does with the calibration.md template of a closed package: write the details."""
+    (package / "calibration.md").write_text("# Calibration\n\nNo calibration: FP32 weights as published.\n")
 
 
 @pytest.fixture

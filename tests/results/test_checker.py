@@ -207,22 +207,27 @@ def test_a_truncated_log_without_its_hash(submission, copy_of, check):
 
 
 def test_compliance_folders(run_tree, copy_of, check):
+    """Audits Podium runs are checked against their run's logs (tests/results/test_audit_check.py); others
+    (TEST06) by their reports only. A verify report alone is no audit: its run's logs are missing."""
     tree = copy_of(run_tree)
     for test, text in (("TEST01", "TEST FAIL\n"), ("TEST04", "TEST PASS\n"),
                        ("TEST06", "First token check pass: Skipped\nEOS check pass: True\n")):
         (tree / OFFLINE / test).mkdir()
         (tree / OFFLINE / test / "verify_accuracy.txt").write_text(text)
-    (tree / SCENARIOS / "Server" / "TEST01").mkdir()
-    found = {(Path(f.path).parent.name, f.message) for f in errors(check(tree), "inference.compliance")}
-    assert found == {("TEST01", "does not say TEST PASS"), ("Server", "no verify_*.txt file")}
+    (tree / SCENARIOS / "Server" / "TEST06").mkdir()
+    found = {(Path(f.path).relative_to(SCENARIOS).parts[:2], f.message)
+             for f in errors(check(tree), "inference.compliance")}
+    missing_run = "missing: the audit's performance run"
+    assert found == {(("Offline", "TEST01"), missing_run), (("Offline", "TEST04"), missing_run),
+                     (("Server", "TEST06"), "no verify_*.txt file")}
 
 
 def test_audit_tests_the_round_requires_but_the_tree_lacks(run_tree, submission):
     resolver = stricter(audit_tests=("TEST01",))
     report = check_tree(run_tree, resolve_round=resolver, official_tools=False)
-    assert any("TEST01 not present" in f.message for f in of(report, "inference.compliance", Severity.INFO))
+    assert any("TEST01 not run yet" in f.message for f in of(report, "inference.compliance", Severity.INFO))
     report = check_tree(submission, resolve_round=resolver, official_tools=False)   # closed submission
-    assert of(report, "inference.compliance", Severity.WARNING) and report.exit_code == 1
+    assert of(report, "inference.compliance", Severity.ERROR) and report.exit_code == 2
 
 
 def test_a_short_run_warns_in_a_run_tree_and_fails_a_submission(short_tree, tmp_path, check):

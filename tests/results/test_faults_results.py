@@ -21,6 +21,7 @@ from podium.core.errors import ConfigError
 from podium.loadgen import Scenario
 from podium.results import tables
 from podium.results.submission import build_submission
+from tests.results.conftest import complete_calibration
 from tests.results.fixtures import resolve_round
 from tests.results.report_fixtures import inference_tree, suite_tree
 
@@ -152,6 +153,7 @@ def test_submission_and_check_ignore_dot_folders(run_tree, tmp_path, check, monk
     tree = shutil.copytree(run_tree, tmp_path / "run")
     shutil.copytree(tree / "results", tree / ".podium" / "partial" / "r1" / "results")
     build_submission([tree], tmp_path / "sub", "ACME", "closed")
+    complete_calibration(tmp_path / "sub" / "closed" / "ACME")
     shutil.copytree(tmp_path / "sub" / "closed" / "ACME", tmp_path / "sub" / "closed" / ".ACME.building-1234")
     shutil.copytree(tmp_path / "sub" / "closed" / "ACME", tmp_path / "sub" / f"{STAGING_PREFIX}1234" / "0")
     report = check(tmp_path / "sub")

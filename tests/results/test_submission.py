@@ -12,6 +12,7 @@ from podium.cli import main
 from podium.core.errors import ConfigError
 from podium.results.submission import (ELISION, MAX_ACCURACY_LOG_BYTES, VIEWABLE_BYTES, build_submission,
                                        truncate_accuracy_log, truncated)
+from tests.results.conftest import complete_calibration
 from tests.results.fixtures import SYSTEM_ID, resolve_round
 
 PKG = Path("closed") / "ACME"
@@ -28,6 +29,15 @@ def test_inference_layout(submission):
                 "accuracy/mlperf_log_accuracy.json", "user.conf", "measurements.json", "README.md"):
         assert (scenario / rel).is_file(), rel
     assert not list(scenario.rglob("mlperf_log_trace.json"))
+    # the official checker's file lists: Podium's records are under podium/, not in the result folders
+    assert {p.name for p in (scenario / "performance" / "run_1").iterdir()} - {"mlperf_log_accuracy.json"} == \
+        {"mlperf_log_detail.txt", "mlperf_log_summary.txt"}   # its (empty) accuracy log is optional there
+    assert sorted(p.name for p in (scenario / "accuracy").iterdir()) == \
+        ["accuracy.txt", "mlperf_log_accuracy.json", "mlperf_log_detail.txt", "mlperf_log_summary.txt"]
+    records = pkg / "podium" / SYSTEM_ID / "digits" / "Offline"
+    assert (records / "accuracy" / "accuracy.json").is_file() and (records / "accuracy" / "podium_run.json").is_file()
+    assert (records / "performance" / "run_1" / "podium_run.json").is_file()
+    assert (pkg / "calibration.md").is_file()   # closed division: the template
     assert (pkg / "src" / "digits" / "README.md").is_file()   # src/ from v6.0 on (checker SRC_PATH)
     desc = json.loads((pkg / "systems" / f"{SYSTEM_ID}.json").read_text())
     assert desc["submitter"] == "ACME" and desc["division"] == "closed"
@@ -39,7 +49,8 @@ def test_published_run_records_hold_no_local_paths(run_tree, submission):
     for path in records:
         assert "/home/someone" not in path.read_text(), path
         record = json.loads(path.read_text())
-        source = json.loads((run_tree / path.relative_to(submission / PKG)).read_text())
+        # kept out of the official result folders, at the same place under podium/
+        source = json.loads((run_tree / "results" / path.relative_to(submission / PKG / "podium")).read_text())
         assert record["model"] == {"path": "digits.onnx", "sha256": "0" * 64}
         assert record["dataset"]["cache_path"] == "abc" and record["dataset"]["path"] is None
         source["model"]["path"], source["dataset"]["cache_path"] = "digits.onnx", "abc"
@@ -102,6 +113,7 @@ def test_training_and_inference_together(run_tree, training_tree, tmp_path, chec
         [f"result_{i}.txt" for i in range(5)]
     assert (train / "benchmarks" / "resnet" / "implementations" / "podium" / "README.md").is_file()
     assert json.loads((train / "systems" / f"{SYSTEM_ID}.json").read_text())["status"] == "Available on-premise"
+    complete_calibration(tmp_path / "sub" / "inference" / "closed" / "Podium")
     report = check(tmp_path / "sub")
     assert report.exit_code == 0, report.format_text()
 
@@ -121,6 +133,9 @@ def test_cli_build_then_check(run_tree, tmp_path, capsys, monkeypatch):
                  "--out", str(out)]) == 0
     assert f"built {out / 'closed' / 'ACME'}" in capsys.readouterr().out
     monkeypatch.setattr("podium.results.checker.rounds.resolve_round", resolve_round)
+    assert main(["check", str(out), "--no-official"]) == 2   # the calibration.md template is not completed
+    assert "calibration.md: still the template" in capsys.readouterr().out
+    complete_calibration(out / "closed" / "ACME")
     assert main(["check", str(out), "--no-official"]) == 0
     assert main(["submission", "build", str(run_tree), "--org", "ACME", "--division", "closed",
                  "--out", str(out)]) == 2

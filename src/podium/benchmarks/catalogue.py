@@ -123,11 +123,17 @@ def get_round(name: str) -> Round:
 
 
 def find_benchmark(name: str, round: str | None = None) -> Benchmark:  # noqa: A002 - the contract's name
-    """A benchmark by LoadGen, checker or alias name, in `round`, or else in the newest round that has it
-    (the tiny round included)."""
+    """A benchmark by LoadGen, checker or alias name, in `round`, or else in the newest round that has it (the
+    tiny round included): by its own name if a round has one of that name, else as a variant or alias."""
     if round is not None:
         return get_round(round).benchmark(name)
     order = (TINY_ROUND, *reversed(ROUND_NAMES[:-1]))
+    # A benchmark's own name first: a newer round's alias of it ("ssd-resnet34" -> retinanet, "mobilenet" ->
+    # resnet, as the checker maps later submissions) does not stand for the benchmark itself.
+    for r in order:
+        own = next((b for b in get_round(r).benchmarks if b.name == name), None)
+        if own is not None:
+            return own
     for r in order:
         found = get_round(r)._find(name)
         if found is not None:

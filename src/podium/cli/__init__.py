@@ -10,7 +10,8 @@ from podium.core.errors import PodiumError
 
 
 # One module `podium.cli.<name>_cmd` per subcommand, each with `register(sub)`; imported when the parser is built.
-COMMANDS = ("run", "infer", "loadgen", "train", "list", "results", "report", "system", "submission", "check")
+COMMANDS = ("run", "infer", "audit", "loadgen", "train", "list", "results", "report", "system", "submission",
+            "check")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,11 +13,15 @@ A *tree* (a run directory or a submission package) is a folder holding `systems/
     <tree>/results/<system>/<benchmark>/result_<i>.txt                training mllogs (`training_dir`)
     <tree>/results/<system>/<benchmark>/scaling.json                  the RCP score scaling, when there is one
     <tree>/podium/<system>/<benchmark>/campaign.json                  Podium's training record (run trees only)
+    <tree>/podium/<system>/<benchmark>/<scenario>/...                 a submission's Podium records (`podium_mirror`)
 
 A submission puts its tree at `<division>/<org>/` (`package_dir`), with the implementation's README at
 `src/<benchmark>/README.md` (inference; `code/` before v6.0) or `benchmarks/<benchmark>/implementations/podium/
-README.md` (training). Folders whose name starts with "." are never results (`hidden`, `subdirs`): a run in
-progress or one that failed (`.podium/staging/`, `.podium/partial/`), a submission build in progress.
+README.md` (training). The official checker compares the file lists of a submission's result folders with its
+own, so a package keeps Podium's records (podium_run.json, accuracy.json, podium_peak.json) out of them, at the
+same place under `podium/` (`podium_mirror`), and a closed package has its `calibration.md`. Folders whose
+name starts with "." are never results (`hidden`, `subdirs`): a run in progress or one that failed
+(`.podium/staging/`, `.podium/partial/`), a submission build in progress.
 """
 
 from __future__ import annotations
@@ -43,6 +47,12 @@ MEASUREMENTS, USER_CONF, MLPERF_CONF, README = "measurements.json", "user.conf",
 SCALING_FILE = "scaling.json"
 TRAINING_LOGS = "result_*.txt"              # result_<i>.txt, one mllog per training run
 VERIFY_REPORTS = "verify_*.txt"             # a compliance run's verdicts (TEST01/verify_accuracy.txt, ...)
+VERIFY_ACCURACY, VERIFY_PERFORMANCE = "verify_accuracy.txt", "verify_performance.txt"
+BASELINE_ACCURACY, COMPLIANCE_ACCURACY = "baseline_accuracy.txt", "compliance_accuracy.txt"   # TEST01, when they differ
+AUDIT_CONFIG = "audit.config"
+CALIBRATION = "calibration.md"              # <division>/<org>/calibration.md: required in the closed division
+CALIBRATION_TEMPLATE_MARK = "podium: calibration template"   # in the template a build writes, until completed
+PODIUM_RECORDS = (RUN_RECORD, ACCURACY_JSON, PEAK_RECORD)   # Podium's own files, kept out of a package's results/
 
 # What a submission's scenario folder carries (inference_suite.md §4.1); mlperf.conf is optional.
 PERF_FILES = (DETAIL_LOG, SUMMARY_LOG, RUN_RECORD)
@@ -72,6 +82,13 @@ def training_dir(tree: Path, system_id: str, benchmark: str) -> Path:
 def campaign_record(tree: Path, system_id: str, benchmark: str) -> Path:
     """podium/<system>/<benchmark>/campaign.json: Podium's record of a training campaign."""
     return tree / PODIUM / system_id / benchmark / CAMPAIGN_RECORD
+
+
+def podium_mirror(path: Path, tree: Path) -> Path:
+    """The place under `<tree>/podium/` of a path under `<tree>/results/`: where a submission package keeps
+    Podium's record of that result (results/<s>/<b>/<scenario>/accuracy/accuracy.json ->
+    podium/<s>/<b>/<scenario>/accuracy/accuracy.json)."""
+    return tree / PODIUM / path.relative_to(tree / RESULTS)
 
 
 def package_dir(out: Path, division: str, org: str) -> Path:

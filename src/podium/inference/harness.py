@@ -101,12 +101,19 @@ def _ensure_system(spec: InferenceSpec) -> Path:
     return path
 
 
+# Samples of a warm-up batch at most: enough to create the kernels and arenas, without three untimed passes of
+# 64 800x800 images through RetinaNet on a CPU.
+WARM_UP_BATCH = 8
+
+
 def _warm_up_batch(p: Plan, dataset: Any) -> Any:
-    """The batch each model instance warms up on: the first sample, repeated to the runner's batch size; for a
+    """The batch each model instance warms up on: the first sample, repeated to the runner's batch size (at most
+    WARM_UP_BATCH, unless the model is compiled for that size); for a
     task with a predictor (which feeds the graph pieces of a sample: 3D U-Net's patches), zeros of the model
     definition's input for the PyTorch definition it builds, and no warm-up for a graph file."""
-    if p.task.predictor is None:
-        return _example_batch(dataset, p.runner.batch_size)
+    if p.task.predictor is None:  # a compiled model runs at the batch size it was compiled for: the runner's
+        batch = p.runner.batch_size if p.spec.options.compile else min(p.runner.batch_size, WARM_UP_BATCH)
+        return _example_batch(dataset, batch)
     if p.task.model is None or not (p.spec.backend == "pytorch" or p.spec.random_weights):
         return None
     import numpy as np

@@ -3,7 +3,8 @@
 The model is the task's definition in `podium.models`, built with a fixed seed, and written once to the cache as
 the file the chosen backend loads: a state dict for PyTorch, an ONNX graph (exported with the official input and
 output names the definition declares, batch axis dynamic) for ONNX Runtime. The same seed, model and torch version
-give the same file, so repeated runs serve the same weights. Results of such a model are performance-only: never
+give the same file, so repeated runs serve the same weights; a changed definition (any source of podium.models)
+gets a new one. Results of such a model are performance-only: never
 valid for submission, and an accuracy test's score never passes (`podium.inference.plan`).
 """
 
@@ -40,10 +41,24 @@ def random_weights_file(model_name: str | None, backend: str, cache_dir: Path | 
 
     model = MODELS.get(model_name)
     suffix = "onnx" if backend == "onnxruntime" else "pt"
-    path = cache_root(cache_dir) / "random-weights" / f"{model_name}-seed{SEED}-torch{torch.__version__}.{suffix}"
+    name = f"{model_name}-seed{SEED}-torch{torch.__version__}-{definitions_digest()}.{suffix}"
+    path = cache_root(cache_dir) / "random-weights" / name
     if not path.is_file():
         _write(model, path, suffix)
     return path
+
+
+def definitions_digest() -> str:
+    """A digest of the model definitions' source (every module of podium.models): a changed definition gets new
+    random weights rather than a stale file."""
+    import hashlib
+
+    import podium.models
+
+    digest = hashlib.sha256()
+    for source in sorted(Path(podium.models.__file__).parent.glob("*.py")):
+        digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def _write(model: Model, path: Path, suffix: str) -> None:

@@ -10,6 +10,7 @@ network. torch is imported inside the functions.
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,9 @@ from podium.core.errors import ConfigError
 # where training scripts nest the state dict ("best_model_state_dict": MLPerf's 3D U-Net checkpoint)
 WRAPPER_KEYS = ("state_dict", "model", "best_model_state_dict")
 PARALLEL_PREFIX = "module."
+# Plain types training scripts save beside the weights, allowed by the weights-only unpickler (RetinaNet's
+# `model_10.pth` keeps its command line as an argparse.Namespace under "args").
+SAFE_GLOBALS = [argparse.Namespace]
 SHOWN_KEYS = 5  # how many differing keys an error names
 
 
@@ -28,7 +32,8 @@ def read_state_dict(path: Path | str) -> dict[str, Any]:
     import torch
 
     try:
-        loaded = torch.load(str(path), map_location="cpu", weights_only=True)
+        with torch.serialization.safe_globals(SAFE_GLOBALS):
+            loaded = torch.load(str(path), map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise ConfigError("no such checkpoint file", path=str(path)) from None
     except Exception as e:  # torch raises many kinds for a file that is not a checkpoint

@@ -5,11 +5,21 @@ Inference, the current layout (v5.0 onwards; shared/reference/inference_suite.md
     <division>/<org>/systems/<system>.json                 submitter, division (and status, system_type) set
     <division>/<org>/src/<benchmark>/README.md              `code/` before v6.0 (checker SRC_PATH)
     <division>/<org>/results/<system>/<benchmark>/<scenario>/
-        performance/run_1/{mlperf_log_detail.txt, mlperf_log_summary.txt, podium_run.json}
+        performance/run_1/{mlperf_log_detail.txt, mlperf_log_summary.txt}
         accuracy/{mlperf_log_detail.txt, mlperf_log_summary.txt, mlperf_log_accuracy.json (truncated),
-                  accuracy.txt (+ hash=), accuracy.json, podium_run.json}
-        TEST0x/...                                          when the run has audit tests (their logs truncated too)
+                  accuracy.txt (+ hash=)}
+        TEST0x/{performance/run_1/, accuracy/ (TEST01), verify_*.txt, audit.config}   the audits, as run
         user.conf, measurements.json, README.md
+    <division>/<org>/podium/<system>/<benchmark>/<scenario>/...    Podium's records: podium_run.json, accuracy.json
+    <division>/<org>/calibration.md                          closed division: a template the submitter completes
+
+The official checker compares each result folder's file list with its own and drops every result of a folder
+holding anything else ("file list mismatch"), so Podium's records are kept at the same place under `podium/`,
+which no checker reads (`layout.podium_mirror`). The audits' folders stay where the runs wrote them, in the
+scenario folder: where the checker of v6.0 onwards reads them (COMPLIANCE_PATH), and the one the old checker
+reads for every round. The system description's `system_type` is one in which every benchmark of the package has
+required scenarios in the round (ResNet-50 is edge-only from v5.1): the one the runs recorded when it is, else
+the first of edge, datacenter, "datacenter,edge" that is, with a note; `--system-type` that is not is refused.
 
 Training (training.md §4.4): `<division>/<org>/systems/<system>.json`, `results/<system>/<benchmark>/result_<i>.txt`,
 `benchmarks/<benchmark>/implementations/podium/README.md`. With both kinds of runs the packages go under
@@ -48,10 +58,12 @@ from podium.core.files import atomic_write, dumps_json, ensure_dir, file_sha256,
 from podium.results import layout
 from podium.results import system as sysdesc
 from podium.results.checker.finding import Finding
-from podium.results.layout import (ACC_FILES, ACCURACY, ACCURACY_JSON, ACCURACY_LOG, ACCURACY_TXT,
+from podium.core.layout import (CALIBRATION, CALIBRATION_TEMPLATE_MARK, COMPLIANCE_ACCURACY, PODIUM_RECORDS,
+                                VERIFY_ACCURACY, podium_mirror)
+from podium.results.layout import (ACC_FILES, ACCURACY, ACCURACY_JSON, ACCURACY_LOG, ACCURACY_TXT, DETAIL_LOG,
                                    MAX_ACCURACY_LOG_BYTES, PERF_FILES, PERFORMANCE, RUN_RECORD, SCALING_FILE,
-                                   SCENARIO_FILES, TRACE_LOG, ScenarioFolder, TrainingFolder, UnreadableFile,
-                                   read_mllog, read_object, read_run_record)
+                                   SCENARIO_FILES, SUMMARY_LOG, TRACE_LOG, ScenarioFolder, TrainingFolder,
+                                   UnreadableFile, read_mllog, read_object, read_run_record)
 from podium.results.runs import rcp_scaling
 from podium.workloads.base import Division
 
@@ -129,12 +141,13 @@ def find_runs(paths: Sequence[Path]) -> RunInputs:
 
 
 def inference_problems(result: ScenarioFolder) -> Iterator[str]:
-    """Why a result may not be submitted: a short run, one marked not valid, an INVALID performance result."""
-    for sub in (PERFORMANCE, ACCURACY):
-        record = read_run_record(result.path / sub / RUN_RECORD)
+    """Why a result may not be submitted: a short run, one marked not valid, an INVALID performance result, an
+    audit whose report does not say TEST PASS."""
+    audits = layout.compliance_dirs(result.path)
+    for where in [result.path / PERFORMANCE, result.path / ACCURACY, *(d / PERFORMANCE for d in audits)]:
+        record = read_run_record(where / RUN_RECORD)
         if record is None:
             continue
-        where = result.path / sub
         if record.get("short"):
             yield f"{where}: a short run (podium --short)"
         elif record.get("valid_for_submission") is False:
@@ -142,6 +155,17 @@ def inference_problems(result: ScenarioFolder) -> Iterator[str]:
         validity = (record.get("result") or {}).get("validity")
         if validity not in (None, "VALID"):
             yield f"{where}: result is {validity}"
+    for report in (r for d in audits for r in layout.compliance_verdicts(d)):
+        if not _audit_passed(report):
+            yield f"{report}: the audit did not pass"
+
+
+def _audit_passed(report: Path) -> bool:
+    """A verify report says TEST PASS; TEST01's verify_accuracy.txt may not, when the responses differed and
+    both runs' accuracy over the same samples is given (the checker then weighs the two)."""
+    if "TEST PASS" in report.read_text(encoding="utf-8", errors="replace"):
+        return True
+    return report.name == VERIFY_ACCURACY and (report.parent / ACCURACY / COMPLIANCE_ACCURACY).is_file()
 
 
 def training_problems(result: TrainingFolder) -> Iterator[str]:
@@ -234,7 +258,7 @@ def build_submission(runs: Sequence[str | os.PathLike[str]], out: str | os.PathL
         inputs, org, notes = _gather(runs, org, allow_invalid)
         plan = _plan(inputs, Path(out), div, org)
         findings: list[Finding] = []
-        packer = _Packer(org, div, system_type, availability, findings)
+        packer = _Packer(org, div, system_type, availability, findings, notes)
         fills = {"inference": lambda pkg, final: packer.inference(pkg, final, inputs.inference),
                  "training": lambda pkg, final: packer.training(pkg, final, inputs.training)}
         built = _build_staged(Path(out), [(target, fills[kind]) for kind, target in plan])
@@ -414,15 +438,25 @@ class _Packer:
     system_type: str | None
     availability: str | None
     findings: list[Finding]
+    notes: list[str]
+    scenarios: dict[str, dict[Any, set[str]]] = field(default_factory=dict)   # system -> benchmark -> scenarios
+    round_name: str | None = None
 
     def inference(self, pkg: Path, final: Path, results: list[ScenarioFolder]) -> None:
-        round_name = _round_of(results)
+        round_name = self.round_name = _round_of(results)
         before_v6 = sysdesc.round_key(round_name or "current") < (6, 0)
         source_folder = layout.SOURCE_FOLDER_BEFORE_V6 if before_v6 else layout.SOURCE_FOLDER
+        self.scenarios = _benchmarks_used(results, round_name)
+        if self.division is not Division.OPEN:
+            atomic_write(pkg / CALIBRATION, CALIBRATION_TEMPLATE)
+            self.notes.append(f"{final / CALIBRATION}: a template; describe the calibration (or that there was "
+                              "none) before submitting: `podium check` refuses it until then")
+            self.notes.extend(n for r in results for n in _missing_audits(r, round_name))
         for r in results:
             dest = layout.scenario_dir(pkg, r.system, r.benchmark, r.scenario)
-            _copy_scenario(r.path, dest)
-            atomic_write(dest / layout.README, scenario_readme(r, dest))
+            mirror = podium_mirror(dest, pkg)
+            _copy_scenario(r.path, dest, mirror)
+            atomic_write(dest / layout.README, scenario_readme(r, mirror))
             readme = layout.inference_readme(pkg, r.benchmark, source_folder)
             if not readme.exists():
                 atomic_write(readme, source_readme(r.benchmark))
@@ -455,42 +489,140 @@ class _Packer:
                 raise ConfigError(f"system {system!r} is described differently in {chosen[system][0]} and {path}")
             chosen[system] = (path, desc)
         for system, (_, desc) in sorted(chosen.items()):
-            adjusted = self._adjust(desc, usage)
+            adjusted = self._adjust(desc, usage, system)
             sysdesc.write(layout.system_description(pkg, system), adjusted)
             self.findings.extend(sysdesc.validate(adjusted, round_name or "current", usage,
                                                   path=str(layout.system_description(final, system))))
 
-    def _adjust(self, desc: dict[str, Any], usage: sysdesc.Usage) -> dict[str, Any]:
+    def _adjust(self, desc: dict[str, Any], usage: sysdesc.Usage, system: str) -> dict[str, Any]:
         out = dict(desc, submitter=self.org, division=self.division.value)
         if usage is sysdesc.Usage.TRAINING:
             status = sysdesc.TRAINING_STATUS_BY_AVAILABILITY.get(self.availability or "", None)
             if status or out.get("status") not in sysdesc.TRAINING_STATUSES:
                 out["status"] = status or sysdesc.TRAINING_STATUS_BY_AVAILABILITY["available"]
             return out
+        out = sysdesc.for_inference(out)
         if self.availability:
             out["status"] = self.availability
-        if self.system_type:
-            out["system_type"] = self.system_type
+        out["system_type"] = self._system_type(system, self.system_type or out.get("system_type"))
         return out
 
+    def _system_type(self, system: str, wanted: Any) -> Any:
+        """`wanted` (--system-type, else the description's) when every benchmark of `system` has required
+        scenarios in its category in the round; else, unless given, the first category that fits (noted)."""
+        used = self.scenarios.get(system)
+        if not used or wanted is None:
+            return wanted
+        names = ", ".join(sorted(b.name for b in used))
+        if self.system_type is not None:
+            if not sysdesc.fits(self.system_type, used):
+                outside = ", ".join(sorted(b.name for b in used if not sysdesc.fits(self.system_type, [b])))
+                raise ConfigError(f"--system-type {self.system_type}: {outside} has no required scenarios in that "
+                                  f"category in round {self.round_name}; the checker cannot accept it there")
+            return self.system_type
+        chosen = sysdesc.choose_system_type(str(wanted), used)
+        if chosen is None:
+            raise ConfigError(f"system {system!r}: {names} share no system type in round {self.round_name} (each "
+                              "has required scenarios in a different category): build them as separate packages")
+        if chosen != wanted:
+            self.notes.append(f"system {system!r}: system_type {chosen!r}, not the description's {wanted!r}: {names} "
+                              f"has no required scenarios there in round {self.round_name} (--system-type sets it)")
+        return chosen
 
-def _copy_scenario(src: Path, dest: Path) -> None:
-    """The scenario's files (copied without their modes: `_publishable` sets them), accuracy logs truncated."""
-    for sub, names in ((PERFORMANCE, PERF_FILES), (ACCURACY, ACC_FILES)):
+
+CALIBRATION_TEMPLATE = f"""# Calibration
+
+<!-- {CALIBRATION_TEMPLATE_MARK}: replace this file with the submission's calibration details. `podium check`
+refuses a closed package while this line is in it. -->
+
+The closed division requires this document (inference rules, "Calibration"; the submission checker looks for
+calibration.md beside results/ or in documentation/). Describe, for each benchmark of this package:
+
+- the calibration data set used (the rules name the allowed one per benchmark) and how it was used;
+- how the weights and activations were quantized, if they were (per tensor or per channel, symmetric or not,
+  the numeric types), and any other transformation of the reference weights;
+- or state that no calibration was done: the reference FP32 weights served as published.
+"""
+
+
+def _benchmarks_used(results: Sequence[ScenarioFolder], round_name: str | None) -> dict[str, dict[Any, set[str]]]:
+    """system -> the registry's benchmark -> the scenario folders present; benchmarks the round lacks left out."""
+    out: dict[str, dict[Any, set[str]]] = {}
+    if round_name is None:
+        return out
+    from podium.benchmarks import get_round
+
+    rnd = get_round(round_name)
+    for r in results:
+        try:
+            bench = rnd.benchmark(r.benchmark)
+        except PodiumError:
+            continue
+        out.setdefault(r.system, {}).setdefault(bench, set()).add(r.scenario)
+    return out
+
+
+def _missing_audits(result: ScenarioFolder, round_name: str | None) -> list[str]:
+    """A note per audit the round lists for the result's benchmark that its folder lacks."""
+    if round_name is None:
+        return []
+    from podium.benchmarks import get_round
+
+    try:
+        tests = get_round(round_name).benchmark(result.benchmark).audit_tests
+    except PodiumError:
+        return []
+    present = {d.name for d in layout.compliance_dirs(result.path)}
+    return [f"{result.path}: no {test} (the closed division needs it: podium audit {test} ... or podium infer "
+            "--audits)" for test in tests if test not in present]
+
+
+# The files of a result folder that the official checker lists (REQUIRED_PERF_FILES + OPTIONAL_PERF_FILES,
+# REQUIRED_ACC_FILES); Podium's records go to the package's podium/ mirror instead.
+OFFICIAL_FILES = {PERFORMANCE: (DETAIL_LOG, SUMMARY_LOG, ACCURACY_LOG),
+                  ACCURACY: (DETAIL_LOG, SUMMARY_LOG, ACCURACY_LOG, ACCURACY_TXT)}
+
+
+def _copy_scenario(src: Path, dest: Path, mirror: Path) -> None:
+    """The scenario's files (copied without their modes: `make_public` sets them) into `dest`, its Podium records
+    into `mirror` (the same place under podium/), its audits' folders as they are; accuracy logs truncated."""
+    for sub, names in OFFICIAL_FILES.items():
         (dest / sub).mkdir(parents=True)
         for name in names:
             if (src / sub / name).is_file():
-                copy = _copy_public_record if name == RUN_RECORD else shutil.copyfile
-                copy(src / sub / name, dest / sub / name)
+                shutil.copyfile(src / sub / name, dest / sub / name)
+        _copy_records(src / sub, mirror / sub)
     for name in SCENARIO_FILES:
         if (src / name).is_file():
             shutil.copyfile(src / name, dest / name)
     for test in layout.compliance_dirs(src):
-        shutil.copytree(test, dest / test.name, ignore=shutil.ignore_patterns(*SKIPPED_IN_COPIES, ".*"),
-                        copy_function=shutil.copyfile)
+        _copy_audit(test, dest / test.name, mirror / test.name)
     compliance_accuracy = [d / ACCURACY for d in layout.compliance_dirs(dest) if (d / ACCURACY).is_dir()]
     for acc_dir in [dest / ACCURACY, *compliance_accuracy]:
         truncate_accuracy_log(acc_dir)
+
+
+def _copy_records(src: Path, mirror: Path) -> None:
+    """Podium's records of a run folder (podium_run.json, accuracy.json) into its mirror under podium/."""
+    for name in PODIUM_RECORDS:
+        if (src / name).is_file():
+            ensure_dir(mirror)
+            copy = _copy_public_record if name == RUN_RECORD else shutil.copyfile
+            copy(src / name, mirror / name)
+
+
+def _copy_audit(src: Path, dest: Path, mirror: Path) -> None:
+    """An audit's folder (TEST0x/) as the audit wrote it, less its Podium records (to `mirror`), hidden files
+    and traces."""
+    for path in sorted(src.rglob("*")):
+        rel = path.relative_to(src)
+        if not path.is_file() or any(part.startswith(".") for part in rel.parts) or path.name in SKIPPED_IN_COPIES:
+            continue
+        if path.name in PODIUM_RECORDS:
+            _copy_records(path.parent, mirror / rel.parent)
+            continue
+        ensure_dir((dest / rel).parent)
+        shutil.copyfile(path, dest / rel)
 
 
 # Where a run record holds paths of the machine it ran on: (section, key).
@@ -516,11 +648,12 @@ def _copy_public_record(src: Path, dest: Path) -> None:
     atomic_write(dest, text)
 
 
-def scenario_readme(result: ScenarioFolder, dest: Path) -> str:
-    """The README.md the checker wants beside user.conf: what ran, from the run record."""
+def scenario_readme(result: ScenarioFolder, records: Path) -> str:
+    """The README.md the checker wants beside user.conf: what ran, from the run record (in `records`, the
+    scenario's folder under podium/)."""
     from podium import __version__
 
-    record = read_run_record(dest / PERFORMANCE / RUN_RECORD) or {}
+    record = read_run_record(records / PERFORMANCE / RUN_RECORD) or {}
     backend = record.get("backend") or {}
     lines = [f"# {result.benchmark} {result.path.name} on {result.system}", "",
              f"Measured with Podium {__version__} (engine: {record.get('engine', 'podium')}).", ""]
@@ -535,8 +668,12 @@ def scenario_readme(result: ScenarioFolder, dest: Path) -> str:
     dataset = record.get("dataset") or {}
     if dataset:
         lines.append(f"- dataset: {dataset.get('name', '?')}, {dataset.get('count', '?')} samples")
-    lines += ["", "The settings in effect are in user.conf; the run records are performance/run_1/podium_run.json "
-              "and accuracy/podium_run.json.", ""]
+    audits = ", ".join(d.name for d in layout.compliance_dirs(result.path))
+    if audits:
+        lines.append(f"- audits: {audits} (their folders beside this file)")
+    lines += ["", "The settings in effect are in user.conf. Podium's records of the runs (podium_run.json, "
+              "accuracy.json) are in the same place under the package's podium/ folder, out of the folders whose "
+              "files the submission checker lists.", ""]
     return "\n".join(lines)
 
 

@@ -56,6 +56,25 @@ TRAINING_STATUSES = ("Available on-premise", "Available cloud", "Research, Devel
 TRAINING_STATUS_BY_AVAILABILITY = {"available": "Available on-premise", "preview": "Preview",
                                    "rdi": "Research, Development, or Internal (RDI)"}
 SYSTEM_TYPES = ("datacenter", "edge", "datacenter,edge", "edge,datacenter")
+# The registry's category key of each system type (Benchmark.checker_scenarios), and the order in which a build
+# picks one for its benchmarks when the description's has no required scenarios for one of them.
+CATEGORY_OF_TYPE = {"datacenter": "datacenter", "edge": "edge", "datacenter,edge": "datacenter_edge",
+                    "edge,datacenter": "datacenter_edge"}
+SYSTEM_TYPE_CHOICES = ("edge", "datacenter", "datacenter,edge")
+# Fields the inference checker knows besides the required ones (SYSTEM_DESC_REQUIRED_FIELDS_POWER, _NETWORK_MODE):
+# any other field of a description (training's host_processor_vcpu_count) is "unknown" to it.
+POWER_FIELDS = (
+    "power_management", "filesystem", "boot_firmware_version", "management_firmware_version", "other_hardware",
+    "number_of_type_nics_installed", "nics_enabled_firmware", "nics_enabled_os", "nics_enabled_connected",
+    "network_speed_mbit", "power_supply_quantity_and_rating_watts", "power_supply_details", "disk_drives",
+    "disk_controllers", "system_power_only",
+)
+NETWORK_FIELDS = (
+    "is_network", "network_type", "network_media", "network_rate", "nic_loadgen", "number_nic_loadgen",
+    "net_software_stack_loadgen", "network_protocol", "number_connections", "nic_sut", "number_nic_sut",
+    "net_software_stack_sut", "network_topology",
+)
+INFERENCE_KNOWN_FIELDS = frozenset(INFERENCE_FIELDS + POWER_FIELDS + NETWORK_FIELDS)
 ACCELERATOR_FIELDS = frozenset(f for f in ALL_FIELDS if f.startswith("accelerator_"))
 
 
@@ -86,6 +105,31 @@ def capture(system_id: str, **overrides: Any) -> dict[str, Any]:
     desc.update(probe_host())
     desc.update(overrides)   # extra fields (power, network mode) are allowed: MLPerf defines more than required
     return desc
+
+
+def for_inference(desc: Mapping[str, Any]) -> dict[str, Any]:
+    """The description as an inference package carries it: without the fields only training's checker wants
+    (host_processor_vcpu_count), which the inference checker reports as unknown."""
+    return {k: v for k, v in desc.items() if k in INFERENCE_KNOWN_FIELDS or k not in TRAINING_FIELDS}
+
+
+def fits(system_type: str, benchmarks: Iterable[Any]) -> bool:
+    """Whether every benchmark (the registry's) has required scenarios in the category of `system_type`; the
+    checker has no rule for a benchmark outside its system's category (ResNet-50 in datacenter, from v5.1)."""
+    key = CATEGORY_OF_TYPE.get(system_type)
+    return key is not None and all(b.checker_scenarios(key) for b in benchmarks)
+
+
+def choose_system_type(current: str | None, scenarios: Mapping[Any, set[str]]) -> str | None:
+    """`current` when it fits the benchmarks (`scenarios`: registry benchmark -> the scenarios present), else the
+    first of SYSTEM_TYPE_CHOICES that fits and whose required scenarios are all present, else the first that
+    fits; None when none does."""
+    if current is not None and fits(current, scenarios):
+        return current
+    fitting = [t for t in SYSTEM_TYPE_CHOICES if fits(t, scenarios)]
+    complete = [t for t in fitting if all(set(b.checker_scenarios(CATEGORY_OF_TYPE[t])) <= present
+                                          for b, present in scenarios.items())]
+    return (complete or fitting or [None])[0]
 
 
 # ---------------------------------------------------------------- files

@@ -142,25 +142,26 @@ class LoadedModel(abc.ABC):
         self.closed = False
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
-        """The first output read (`fetch[0]`) for `batch` (batch-major numpy); SUTError when the runtime fails."""
-        return self.run(batch)[0]
+        """The first output read (`fetch[0]`) for `batch`, batch-major; SUTError when the runtime fails or the
+        output is not batch-major."""
+        out = self.run(batch)[0]
+        count = len(batch)
+        if out.ndim == 0 or out.shape[0] != count:
+            raise SUTError(f"{self.backend_name} returned output {self.fetch[0]!r} of shape {out.shape} for a batch "
+                           f"of {count}; outputs must be batch-major")
+        return out
 
     def run(self, batch: np.ndarray) -> tuple[np.ndarray, ...]:
-        """The outputs named by `fetch`, in that order, for `batch`; SUTError when the runtime fails or an output
-        is not batch-major."""
+        """The outputs named by `fetch`, in that order, for `batch`, as the graph answers them (some official graphs
+        answer one image's outputs unbatched: their post-processor reads them); SUTError when the runtime fails."""
         shape = tuple(np.shape(batch))
         self._check_batch(shape)
         try:
-            outs = self._run(np.ascontiguousarray(batch, dtype=self.input_dtype))
+            return self._run(np.ascontiguousarray(batch, dtype=self.input_dtype))
         except PodiumError:
             raise
         except Exception as exc:
             raise SUTError(f"{self.backend_name} failed on a batch of shape {shape}: {first_line(exc)}") from exc
-        for name, out in zip(self.fetch, outs, strict=True):
-            if out.ndim == 0 or out.shape[0] != shape[0]:
-                raise SUTError(f"{self.backend_name} returned output {name!r} of shape {out.shape} for a batch of "
-                               f"shape {shape}; outputs must be batch-major")
-        return outs
 
     def select(self, names: tuple[str, ...]) -> None:
         """Read the outputs `names`, in that order, from now on (() = the first output); a ConfigError naming the
@@ -194,7 +195,8 @@ class LoadedModel(abc.ABC):
             raise SUTError(f"{self.backend_name} needs a batch (an array with a leading batch axis), got a scalar")
         if self.batch_size is not None and shape[0] != self.batch_size:
             raise SUTError(f"{self.backend_name} model has a fixed batch size of {self.batch_size} and cannot run "
-                           f"a batch of shape {shape}; export it with a dynamic batch axis")
+                           f"a batch of shape {shape}; serve it with --batch-size {self.batch_size} (or export it "
+                           "with a dynamic batch axis)")
 
     def describe_io(self) -> dict[str, Any]:
         """The input and outputs, JSON-able."""
@@ -227,7 +229,7 @@ def warm_up(model: LoadedModel, example_input: np.ndarray | None, rounds: int = 
     if example_input is None:
         return
     for _ in range(rounds):
-        model.predict(example_input)
+        model.run(example_input)
 
 
 class Backend(abc.ABC):

@@ -21,7 +21,7 @@ import numpy as np
 
 from podium.core.errors import ConfigError, SUTError
 from podium.inference.backends import BACKENDS
-from podium.models.checkpoints import unwrap_state_dict
+from podium.models.checkpoints import SAFE_GLOBALS, unwrap_state_dict
 from podium.inference.backends.base import (Backend, BackendOptions, GraphOptimization, LoadedModel, ModelIO,
                                             Precision, first_line, refuse, require_file, warm_up)
 
@@ -77,7 +77,8 @@ def _apply_threads(torch: Any, opts: BackendOptions) -> list[str]:
 
 def _read_state_dict(torch: Any, path: Path) -> Mapping[str, Any]:
     try:
-        state = torch.load(str(path), map_location="cpu", weights_only=True)
+        with torch.serialization.safe_globals(SAFE_GLOBALS):
+            state = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:  # truncated zip, bad pickle, a pickled module (refused by weights_only)
         raise ConfigError(f"cannot read a state dict (corrupt or not a weights file): {first_line(exc)}",
                           path=str(path)) from exc
@@ -101,9 +102,21 @@ def _check_state_dict(module: Any, state: Mapping[str, Any], path: Path) -> None
         raise ConfigError(f"state dict does not match the model: {'; '.join(problems)}", path=str(path))
 
 
+def _is_torchscript(path: Path) -> bool:
+    """Whether `path` is a TorchScript archive (a zip with the module's code), not a saved state dict."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any("/code/" in name for name in archive.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
 def _load_module(torch: Any, path: Path, factory: Callable[[], Any] | None) -> tuple[Any, str]:
-    """(module, format): a state dict into `factory()`, or a TorchScript archive when there is no factory."""
-    if factory is not None:
+    """(module, format): a state dict into `factory()`, or a TorchScript archive (whether or not the benchmark has
+    a model definition: MLPerf publishes some models as TorchScript, e.g. 3D U-Net's `.ptc`)."""
+    if factory is not None and not _is_torchscript(path):
         state = _read_state_dict(torch, path)
         module = factory()
         _check_state_dict(module, state, path)

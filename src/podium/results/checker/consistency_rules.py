@@ -133,7 +133,7 @@ def record_matches_logs(result: ScenarioView) -> Iterator[Finding]:
     recorded = (record or {}).get("accuracy") or {}
     numbers = (recorded.get("value"), (data or {}).get("value"))
     if all(isinstance(v, (int, float)) for v in numbers) and not same_value(*numbers):
-        yield error("consistency.record_matches_logs", result.acc_dir / RUN_RECORD,
+        yield error("consistency.record_matches_logs", result.records_path(result.acc_dir / RUN_RECORD),
                     f"accuracy {numbers[0]} but accuracy.json says {numbers[1]}")
 
 
@@ -142,7 +142,7 @@ def _performance_record(result: ScenarioView) -> Iterator[Finding]:
     res = (record or {}).get("result")
     if not isinstance(res, dict) or detail is None:
         return
-    path = result.perf_dir / RUN_RECORD
+    path = result.records_path(result.perf_dir / RUN_RECORD)
     if res.get("validity") is not None and res["validity"] != detail.get("result_validity"):
         yield error("consistency.record_matches_logs", path,
                     f"validity {res['validity']} but the detail log says {detail.get('result_validity')}")
@@ -171,7 +171,7 @@ def accuracy_files_agree(result: ScenarioView) -> Iterator[Finding]:
     data, lines = result.accuracy_json(), result.accuracy_lines()
     if data is None:
         return
-    path = result.acc_dir / "accuracy.json"
+    path = result.records_path(result.acc_dir / "accuracy.json")
     value, good, total = data.get("value"), data.get("good"), data.get("total")
     if lines is not None:
         printed = first_accuracy_number(lines)

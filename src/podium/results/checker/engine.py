@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from podium.core.errors import UnknownNameError
+from podium.core.layout import PODIUM, RUN_RECORD
 from podium.results.checker import rounds
 from podium.results.checker.finding import Finding, Severity, error, exit_code, warning, worst
 from podium.results.checker.registry import Rule, Scope, select_rules
@@ -146,7 +147,8 @@ def _relative(path: str, base: Path) -> str:
 
 def recorded_round(package: Package) -> str | None:
     """The round the package's runs recorded (the first podium_run.json that names one)."""
-    for path in run_records(package.root):
+    mirrored = sorted((package.root / PODIUM).rglob(RUN_RECORD)) if (package.root / PODIUM).is_dir() else []
+    for path in [*run_records(package.root), *mirrored]:   # a submission keeps them under podium/
         try:
             record = read_run_record(path)
         except UnreadableFile:

@@ -14,7 +14,9 @@ from typing import Any
 
 from podium.core.errors import UnknownNameError
 from podium.core.files import file_sha256
-from podium.results.checker import rounds
+from podium.core.layout import (ACCURACY_LOG, BASELINE_ACCURACY, COMPLIANCE_ACCURACY, DETAIL_LOG, VERIFY_ACCURACY,
+                                VERIFY_PERFORMANCE)
+from podium.results.checker import compliance, rounds
 from podium.results.checker.finding import Finding, error, info, warning
 from podium.results.checker.registry import Scope, rule
 from podium.results.checker.tree import BenchmarkView, ScenarioView
@@ -210,7 +212,7 @@ def accuracy_value(result: ScenarioView) -> tuple[float | None, Path]:
     if data is not None:
         for key in ("value_reported", "value"):
             if isinstance(data.get(key), (int, float)):
-                return float(data[key]), result.acc_dir / "accuracy.json"
+                return float(data[key]), result.records_path(result.acc_dir / "accuracy.json")
     return first_accuracy_number(result.accuracy_lines() or []), result.acc_dir / "accuracy.txt"
 
 
@@ -325,7 +327,7 @@ def _dataset_coverage(result: ScenarioView, size: int) -> Iterator[Finding]:
                         f"{distinct} distinct samples logged; the dataset has {size}")
     data = result.accuracy_json()
     if data is not None and isinstance(data.get("total"), int) and data["total"] != size:
-        yield error("inference.sample_counts", result.acc_dir / "accuracy.json",
+        yield error("inference.sample_counts", result.records_path(result.acc_dir / "accuracy.json"),
                     f"total is {data['total']}; the dataset has {size}")
 
 
@@ -341,21 +343,141 @@ def equal_issue(result: ScenarioView) -> Iterator[Finding]:
 
 
 @rule("inference.compliance", Scope.SCENARIO)
-def compliance(result: ScenarioView) -> Iterator[Finding]:
-    """Compliance folders (TEST01, TEST04, ...) that are present carry verify_*.txt files that say TEST PASS."""
-    present = {d.name for d in result.compliance_dirs()}
-    for test_dir in result.compliance_dirs():
-        verdicts = compliance_verdicts(test_dir)
-        if not verdicts:
-            yield error("inference.compliance", test_dir, "no verify_*.txt file")
-        for verdict in verdicts:
-            if not verify_passed(verdict.read_text(encoding="utf-8", errors="replace")):
-                yield error("inference.compliance", verdict, "does not say TEST PASS")
-    required = set(getattr(result.benchmark, "audit_tests", ()) or ()) if result.benchmark is not None else set()
-    # the official checker fails a closed submission without them; Podium does not run audit tests yet
-    make = warning if result.ctx.package.is_submission and result.closed else info
-    for missing in sorted(required - present):
-        yield make("inference.compliance", result.path, f"audit test {missing} not present (not checked)")
+def compliance_tests(result: ScenarioView) -> Iterator[Finding]:
+    """The audits the round lists for the benchmark are there (closed submissions), their verify_*.txt say TEST
+    PASS, and say what their logs say: the scores the reports print are the logs' scores, the audit's run shows
+    the audit's settings and is not the result's own run, TEST01's logged responses are the accuracy run's."""
+    present = {d.name: d for d in result.compliance_dirs()}
+    for name, test_dir in present.items():
+        if name in compliance.AUDIT_TESTS:
+            yield from _audit_folder(result, name, test_dir)
+        else:
+            yield from _other_audit(test_dir)
+    required = tuple(getattr(result.benchmark, "audit_tests", ()) or ()) if result.benchmark is not None else ()
+    for missing in [t for t in required if t not in present]:
+        if result.ctx.package.is_submission and result.closed:
+            podium_runs = missing in compliance.AUDIT_TESTS
+            yield error("inference.compliance", result.path, f"audit test {missing} missing (the closed division "
+                        "requires it): " + (f"podium audit {missing} ..." if podium_runs else
+                                            "Podium does not run it"))
+        else:
+            yield info("inference.compliance", result.path, f"audit test {missing} not run yet")
+
+
+def _other_audit(test_dir: Path) -> Iterator[Finding]:
+    """An audit Podium does not run (TEST06, ...): its verify reports say it passed."""
+    verdicts = compliance_verdicts(test_dir)
+    if not verdicts:
+        yield error("inference.compliance", test_dir, "no verify_*.txt file")
+    for verdict in verdicts:
+        if not verify_passed(verdict.read_text(encoding="utf-8", errors="replace")):
+            yield error("inference.compliance", verdict, "does not say TEST PASS")
+
+
+def _audit_folder(result: ScenarioView, test: str, test_dir: Path) -> Iterator[Finding]:
+    """TEST01, TEST04, TEST05: its run's logs, its performance report against them, TEST01's accuracy."""
+    run = test_dir / PERFORMANCE
+    audit_log, reference = result.detail(run), result.detail(result.perf_dir)
+    if audit_log is None:
+        yield error("inference.compliance", run / DETAIL_LOG, "missing: the audit's performance run")
+        return
+    yield from _audit_settings(result, test, run, audit_log)
+    yield from _same_model(result, run)
+    if reference is not None:
+        yield from _performance_report(test, test_dir, reference, audit_log)
+        if (run / DETAIL_LOG).read_bytes() == (result.perf_dir / DETAIL_LOG).read_bytes():
+            yield error("inference.compliance", run / DETAIL_LOG, "is the result's own performance log, not an "
+                        "audit's run")
+    if test == "TEST01":
+        yield from _test01_accuracy(result, test_dir)
+
+
+def _audit_settings(result: ScenarioView, test: str, run: Path, audit_log: Any) -> Iterator[Finding]:
+    bench, rnd = result.benchmark, result.ctx.round
+    if bench is None:
+        return
+    seeds = getattr(rnd, "test05_seeds", None)
+    seed_values = None if seeds is None else {n: int(getattr(seeds, n)) for n in rounds.SEED_NAMES}
+    try:
+        expected = compliance.expected_settings(test, bench.name, seed_values)
+    except KeyError:
+        return   # no official audit.config for this benchmark: nothing to compare with
+    for key, value in expected.items():
+        if audit_log.get(key) != value:
+            yield error("inference.compliance", run / DETAIL_LOG,
+                        f"{key} is {audit_log.get(key)!r}; {test} runs with {value!r}: not the audit's run")
+
+
+def _same_model(result: ScenarioView, run: Path) -> Iterator[Finding]:
+    """The audit served the model of the result it audits (the run records' sha256, where both have one)."""
+    audited, own = result.record(run), result.record(result.perf_dir)
+    ours = ((audited or {}).get("model") or {}).get("sha256"), ((own or {}).get("model") or {}).get("sha256")
+    if all(ours) and ours[0] != ours[1]:
+        yield error("inference.compliance", result.records_path(run / RUN_RECORD),
+                    f"the audit ran model sha256 {ours[0]}, the result model sha256 {ours[1]}")
+
+
+def _performance_report(test: str, test_dir: Path, reference: Any, audit_log: Any) -> Iterator[Finding]:
+    path = test_dir / VERIFY_PERFORMANCE
+    if not path.is_file():
+        yield error("inference.compliance", path, "missing")
+        return
+    written = path.read_text(encoding="utf-8", errors="replace")
+    computed = compliance.verify_performance(test, reference, audit_log)
+    if not verify_passed(written):
+        yield error("inference.compliance", path, "does not say TEST PASS")
+    elif not computed.passed:
+        yield error("inference.compliance", path, f"says TEST PASS, but the logs say {computed.lines[-1]!r}")
+    wrong = compliance.differing_lines(written, computed)
+    if wrong:
+        yield error("inference.compliance", path, f"does not match the logs (they give {'; '.join(wrong)}): rerun "
+                    "the audit after the result's runs, or restore the logs it compared")
+
+
+def _test01_accuracy(result: ScenarioView, test_dir: Path) -> Iterator[Finding]:
+    """verify_accuracy.txt: TEST PASS (recomputed where both logs are whole), else the accuracy of the same samples
+    from both runs within the allowed delta (baseline_accuracy.txt, compliance_accuracy.txt)."""
+    path = test_dir / VERIFY_ACCURACY
+    if not path.is_file():
+        yield error("inference.compliance", path, "missing")
+        return
+    written = path.read_text(encoding="utf-8", errors="replace")
+    logged, reference = _complete_log(test_dir / ACCURACY / ACCURACY_LOG), result.accuracy_entries()
+    if logged is not None and reference is not None:
+        computed = compliance.verify_accuracy(compliance.compare_responses(reference, logged))
+        wrong = compliance.differing_lines(written, computed)
+        if wrong:
+            yield error("inference.compliance", path, f"does not match the logs (they give {'; '.join(wrong)})")
+    if not verify_passed(written):
+        yield from _accuracy_delta(result, test_dir / ACCURACY)
+
+
+def _accuracy_delta(result: ScenarioView, acc_dir: Path) -> Iterator[Finding]:
+    values = []
+    for name in (BASELINE_ACCURACY, COMPLIANCE_ACCURACY):
+        if not (acc_dir / name).is_file():
+            yield error("inference.compliance", acc_dir / name, "missing (verify_accuracy.txt says the responses "
+                        "differ: the accuracy of the same samples from both runs is needed)")
+            return
+        values.append(first_accuracy_number((acc_dir / name).read_text(encoding="utf-8").splitlines()))
+    delta = compliance.accuracy_delta(values[0] or 0.0, values[1] or 0.0)
+    variant = next((v for v in getattr(result.benchmark, "variants", ()) if v.name == result.benchmark_name),
+                   next(iter(getattr(result.benchmark, "variants", ())), None))
+    allowed = compliance.allowed_delta_percent(variant, str(getattr(result.benchmark, "metric", "")))
+    if delta is None or delta > allowed:
+        shown = "no accuracy" if delta is None else f"{delta:.3f} %"
+        yield error("inference.compliance", acc_dir, f"the responses differ and the accuracies of the same samples "
+                    f"differ by {shown} (at most {allowed:g} % allowed)")
+
+
+def _complete_log(path: Path) -> list[dict[str, Any]] | None:
+    """A whole accuracy log's entries; None when absent or truncated (a submission's)."""
+    from podium.loadgen.logparse import read_accuracy
+
+    try:
+        return read_accuracy(path) if path.is_file() else None
+    except ValueError:
+        return None
 
 
 def verify_passed(text: str) -> bool:
@@ -373,7 +495,7 @@ def run_record(result: ScenarioView) -> Iterator[Finding]:
         record = result.record(directory)
         if record is None:
             continue
-        path = directory / RUN_RECORD
+        path = result.records_path(directory / RUN_RECORD)
         severe = error if result.ctx.package.is_submission else warning
         if record.get("short"):
             yield severe("inference.run_record", path, "a short run (podium --short): not valid for submission")
@@ -411,6 +533,11 @@ def scenarios(results: BenchmarkView) -> Iterator[Finding]:
         required = rounds.required_scenarios(results.benchmark, kind)
     except (KeyError, ValueError) as e:
         yield error("inference.scenarios", results.path, f"system_type {kind!r}: {e}")
+        return
+    if not required:   # the official checker has no rule for it there (the new one crashes, the old one refuses)
+        yield _severity_for(results)("inference.scenarios", results.path,
+                                     f"{results.benchmark.name} has no required scenarios for system_type {kind!r} "
+                                     f"in round {results.ctx.round_name}: not a benchmark of that category")
         return
     missing = sorted(required - set(results.scenarios))
     if missing:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from podium.core.layout import CALIBRATION, CALIBRATION_TEMPLATE_MARK
 from podium.results import system as sysdesc
 from podium.results.checker.finding import Finding, error
 from podium.results.checker.registry import Scope, rule
@@ -49,3 +50,23 @@ def matches_path(entry: SystemView) -> Iterator[Finding]:
         got = str(desc.get(key, ""))
         if got.lower() != str(want).lower():
             yield error("system.matches_path", entry.path, f"{key} is {got!r}, the path says {want!r}")
+
+
+@rule("system.calibration", Scope.SYSTEM)
+def calibration(entry: SystemView) -> Iterator[Finding]:
+    """A closed inference package has its calibration.md (or documentation/calibration.md), completed: not
+    empty, not the template `podium submission build` writes (submission checker, "calibration documentation")."""
+    package = entry.ctx.package
+    if not (package.is_submission and entry.used_for_inference and package.division in ("closed", "network")):
+        return
+    paths = [package.root / CALIBRATION, package.root / "documentation" / CALIBRATION]
+    found = next((p for p in paths if p.is_file()), None)
+    if found is None:
+        yield error("system.calibration", paths[0], "missing: the closed division needs the calibration details")
+        return
+    text = found.read_text(encoding="utf-8", errors="replace")
+    if not text.strip():
+        yield error("system.calibration", found, "empty: describe the calibration (or that there was none)")
+    elif CALIBRATION_TEMPLATE_MARK in text:
+        yield error("system.calibration", found, "still the template: describe the calibration (or that there was "
+                    "none) and remove the template's comment")

@@ -19,6 +19,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from podium.core.layout import podium_mirror
 from podium.loadgen.logparse import DetailLogContents, read_accuracy, read_detail, read_summary
 from podium.results.layout import (ACCURACY, ACCURACY_JSON, ACCURACY_LOG, ACCURACY_TXT, DETAIL_LOG, PERFORMANCE,
                                    RUN_RECORD, SUMMARY_LOG, Package, UnreadableFile, campaign_record,
@@ -96,12 +97,20 @@ class ScenarioView:
         return self._read(directory / SUMMARY_LOG, read_summary)
 
     def record(self, directory: Path) -> Mapping[str, Any] | None:
-        """podium_run.json of a run directory."""
-        return self._read(directory / RUN_RECORD, read_run_record)
+        """podium_run.json of a run directory (a submission keeps it under podium/: `records_path`)."""
+        return self._read(self.records_path(directory / RUN_RECORD), read_run_record)
 
     def accuracy_json(self) -> dict[str, Any] | None:
-        data = self._read(self.acc_dir / ACCURACY_JSON, read_json)
+        data = self._read(self.records_path(self.acc_dir / ACCURACY_JSON), read_json)
         return data if isinstance(data, dict) else None
+
+    def records_path(self, path: Path) -> Path:
+        """Where Podium's record `path` (beside a run's logs in a run tree) is: in a submission package, at the
+        same place under podium/ (`podium_mirror`); where a package from an older build kept it, else."""
+        if not self.ctx.package.is_submission:
+            return path
+        mirrored = podium_mirror(path, self.ctx.package.root)
+        return mirrored if mirrored.is_file() or not path.is_file() else path
 
     def accuracy_lines(self) -> list[str] | None:
         path = self.acc_dir / ACCURACY_TXT

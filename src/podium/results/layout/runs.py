@@ -29,7 +29,7 @@ from podium.results.layout.discovery import inference_run_dirs, training_logs, t
 from podium.results.layout.files import (UnreadableFile, first_entries, read_mllog, read_object, read_peak_record,
                                          read_run_record)
 from podium.core.layout import (ACCURACY, ACCURACY_JSON, ACCURACY_TXT, DETAIL_LOG, FIND_PEAK, MEASUREMENTS, PEAK_RECORD,
-                                RUN_RECORD, campaign_record, system_description)
+                                RUN_RECORD, campaign_record, podium_mirror, system_description)
 
 __all__ = ["InferenceRun", "Scan", "TrainingLog", "TrainingRun", "Unreadable", "is_number", "read_accuracy_result",
            "read_inference", "read_training", "read_training_log", "scan"]
@@ -148,7 +148,7 @@ def read_inference(perf_dir: Path, source: Path) -> InferenceRun:
     """The result of one `.../<scenario>/performance/run_1/`; UnreadableFile or ConfigError naming the file
     that cannot be read."""
     scenario_dir, root = perf_dir.parents[1], perf_dir.parents[5]
-    record = read_run_record(perf_dir / RUN_RECORD) or {}
+    record = read_run_record(_record_path(perf_dir / RUN_RECORD, root)) or {}
     system_id = str(record.get("system_id") or perf_dir.parents[3].name)
     detail_path = perf_dir / DETAIL_LOG
     try:
@@ -159,19 +159,28 @@ def read_inference(perf_dir: Path, source: Path) -> InferenceRun:
     return InferenceRun(
         root=root, source=source, system_id=system_id,
         benchmark=str(record.get("benchmark") or perf_dir.parents[2].name), scenario=scenario_dir.name,
-        perf_dir=perf_dir, detail=detail, record=record, accuracy=read_accuracy_result(scenario_dir / ACCURACY),
+        perf_dir=perf_dir, detail=detail, record=record,
+        accuracy=read_accuracy_result(scenario_dir / ACCURACY, _record_path(scenario_dir / ACCURACY, root)),
         peak=read_peak_record(scenario_dir / FIND_PEAK / PEAK_RECORD),
         system=read_object(system_description(root, system_id)) or {},
         measurements=read_object(scenario_dir / MEASUREMENTS) or {})
 
 
-def read_accuracy_result(acc_dir: Path) -> dict[str, Any] | None:
-    """accuracy.json, else the accuracy run's podium_run.json, else accuracy.txt's first line (a tree from
-    elsewhere: the official vision line `accuracy=98.592%, good=350, total=355`, which the checker reads)."""
-    data = read_object(acc_dir / ACCURACY_JSON)
+def _record_path(path: Path, root: Path) -> Path:
+    """`path`, or where a submission package keeps Podium's records: the same place under podium/."""
+    mirrored = podium_mirror(path, root)
+    return mirrored if not path.exists() and mirrored.exists() else path
+
+
+def read_accuracy_result(acc_dir: Path, records: Path | None = None) -> dict[str, Any] | None:
+    """accuracy.json, else the accuracy run's podium_run.json (both in `records`, default `acc_dir`), else
+    accuracy.txt's first line (a tree from elsewhere: the official vision line `accuracy=98.592%, good=350,
+    total=355`, which the checker reads)."""
+    records = records or acc_dir
+    data = read_object(records / ACCURACY_JSON)
     if data is not None:
         return data
-    record = read_run_record(acc_dir / RUN_RECORD) or {}
+    record = read_run_record(records / RUN_RECORD) or {}
     if record.get("accuracy"):
         return dict(record["accuracy"])
     try:

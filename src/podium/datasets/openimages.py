@@ -1,0 +1,211 @@
+"""`openimages-800`: MLPerf's OpenImages subset (264 classes) in COCO format, preprocessed for RetinaNet at 800x800.
+
+The layout is the one the reference's download script writes (vision/classification_and_detection/tools/
+openimages_mlperf.sh -> openimages.py) and its accuracy script reads (tools/accuracy-openimages.py
+`--openimages-dir`):
+
+    <path>/annotations/openimages-mlperf.json   COCO format: images (id from 1, file_name "<ImageID>.jpg",
+                                                height, width), annotations (bbox [x, y, w, h] in pixels,
+                                                category_id 0..263, iscrowd = IsGroupOf, area), categories
+    <path>/validation/data/<file_name>          the images
+
+Sample i is the i-th entry of the file's "images" list: the accuracy script maps a response's qsl index to
+`images[qsl_idx]`, so an image that is missing is an error here (the reference's loader skips it, which would shift
+every later index against the accuracy script).
+
+Preprocessing is the reference's `pre_process_openimages_retinanet` (python/dataset.py) with the
+`openimages-800-retinanet` settings of main.py: `cv2.imread` (BGR; a greyscale file decodes to three channels),
+float32, BGR to RGB, `cv2.resize` to 800x800 with INTER_LINEAR, divided by 255, NCHW. Each preprocessed image is
+cached as its own .npy, keyed by the image's path, size and mtime and the OpenCV version.
+
+The ground truth of a sample (`labels()[i]`) is the image's COCO record as `podium.datasets.coco` gives COCO's
+(one format for both, what `coco-map` scores): "image_id", "file_name", "width", "height" (of the original
+image), "annotations" (dicts: "id", "category_id", "bbox" [x, y, w, h] in pixels, "area", "iscrowd" = IsGroupOf)
+and "category_ids" (the file's 264 category ids). tools/accuracy-openimages.py computes exactly what
+tools/accuracy-coco.py does (the two differ only in paths), so the `coco-map` metric serves this dataset.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from podium.core.errors import ConfigError
+from podium.datasets import DATASETS
+from podium.datasets.base import Dataset
+from podium.datasets.cache import dataset_cache_dir, load_npy, save_npy_atomic, stat_key
+from podium.datasets.coco import ground_truth
+
+IMAGE_SIZE = 800
+SAMPLE_SHAPE = (3, IMAGE_SIZE, IMAGE_SIZE)
+CLASSES = 264
+ANNOTATIONS = "annotations/openimages-mlperf.json"
+IMAGES = "validation/data"
+# Bump when the preprocessing changes: it names the cache directory, so old entries are never read.
+PREPROCESSING_VERSION = "cv2-linear-800-nchw-v1"
+OPENCV_PACKAGE = "opencv-python-headless"
+
+
+def opencv() -> Any:
+    """The cv2 module (imported here, not at package import); a ConfigError naming the package when missing."""
+    try:
+        return importlib.import_module("cv2")
+    except ImportError:
+        raise ConfigError(f"the openimages dataset layout needs OpenCV (pip install {OPENCV_PACKAGE})") from None
+
+
+def pre_process_retinanet(image_bgr: np.ndarray, size: int = IMAGE_SIZE) -> np.ndarray:
+    """A decoded BGR uint8 image -> float32 (3, size, size) RGB in [0, 1], as the reference's
+    `pre_process_openimages_retinanet` (its `maybe_resize` converts to float32 before resizing)."""
+    cv2 = opencv()
+    pixels = np.asarray(image_bgr, dtype=np.float32)
+    if pixels.ndim < 3 or pixels.shape[2] != 3:
+        pixels = cv2.cvtColor(pixels, cv2.COLOR_GRAY2RGB)
+    pixels = cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)
+    pixels = cv2.resize(pixels, (size, size), interpolation=cv2.INTER_LINEAR)
+    pixels /= 255.0
+    return np.ascontiguousarray(pixels.transpose(2, 0, 1))
+
+
+def read_image(path: Path) -> np.ndarray:
+    """The image at `path` as `cv2.imread` decodes it (BGR uint8, three channels); a ConfigError naming it when
+    OpenCV cannot read it."""
+    image = opencv().imread(str(path))
+    if image is None:
+        raise ConfigError("cannot read image (missing, or OpenCV cannot decode it)", path=str(path))
+    decoded: np.ndarray = image
+    return decoded
+
+
+def _load_json(file: Path, expected: str) -> dict[str, Any]:
+    if not file.is_file():
+        raise ConfigError(f"missing {ANNOTATIONS}; {expected}", path=str(file))
+    try:
+        with open(file, encoding="utf-8") as f:
+            data = json.load(f)
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"not valid JSON ({e.msg}); {expected}", path=str(file), line=e.lineno) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read ({e}); {expected}", path=str(file)) from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"not COCO format: holds no JSON object; {expected}", path=str(file))
+    for key in ("images", "annotations", "categories"):
+        if not isinstance(data.get(key), list):
+            raise ConfigError(f"not COCO format: has no list {key!r}; {expected}", path=str(file), key=key)
+    if not data["images"]:
+        raise ConfigError(f"lists no images; {expected}", path=str(file), key="images")
+    return data
+
+
+class OpenImagesDataset(Dataset):
+    """The images of openimages-mlperf.json, in its order, preprocessed for RetinaNet at 800x800 (NCHW)."""
+
+    layout = "openimages-800"
+    preprocessing_version = PREPROCESSING_VERSION
+    expected_layout = (f"expected {{path}}/{ANNOTATIONS} (COCO format) and the images under {{path}}/{IMAGES}/, "
+                       f"as MLPerf's openimages_mlperf.sh writes them")
+    workers = min(8, os.cpu_count() or 1)  # OpenCV decodes and resizes without holding the GIL
+
+    def _open(self) -> int:
+        assert self.path is not None
+        self._opencv_version = str(opencv().__version__)  # fail now, naming the package, not at the first load
+        if not (self.path / IMAGES).is_dir():
+            raise ConfigError(f"missing the images folder {IMAGES}; {self.expected(self.path)}",
+                              path=str(self.path / IMAGES))
+        file = self.path / ANNOTATIONS
+        self._labels = ground_truth(_load_json(file, self.expected(self.path)), file)
+        return len(self._labels)
+
+    @property
+    def cache_path(self) -> Path:
+        return dataset_cache_dir(self.cache_root, self.layout, self.preprocessing_version)
+
+    def _read(self, indices: list[int]) -> list[np.ndarray]:
+        if len(indices) > 1 and self.workers > 1:
+            with ThreadPoolExecutor(min(self.workers, len(indices))) as pool:
+                results = list(pool.map(self._one, indices))
+        else:
+            results = [self._one(i) for i in indices]
+        hits = sum(hit for _, hit in results)
+        self.cache_stats.hits += hits
+        self.cache_stats.computed += len(results) - hits
+        return [row for row, _ in results]
+
+    def _one(self, index: int) -> tuple[np.ndarray, bool]:
+        """(preprocessed image `index`, whether it came from the cache)."""
+        assert self.path is not None
+        image = self.path / IMAGES / self._labels[index]["file_name"]
+        try:
+            key = stat_key(image, self._opencv_version)
+        except OSError:
+            raise ConfigError(f"image {index} of {ANNOTATIONS} ('images' list) does not exist; "
+                              f"{self.expected(self.path)}", path=str(image)) from None
+        entry = self.cache_path / key[:2] / f"{key}.npy"
+        cached = load_npy(entry)
+        if cached is not None and cached.shape == SAMPLE_SHAPE and cached.dtype == np.float32:
+            return cached, True
+        row = pre_process_retinanet(read_image(image))
+        save_npy_atomic(entry, row)
+        return row, False
+
+    def _all_labels(self) -> np.ndarray:
+        return self._labels
+
+
+@DATASETS.register("openimages-800")
+def _openimages_800() -> type[OpenImagesDataset]:
+    return OpenImagesDataset
+
+
+def _draw_shapes(rng: np.random.Generator, height: int, width: int,
+                 classes: int) -> tuple[np.ndarray, list[tuple[list[float], int]]]:
+    """A noisy BGR background with 1-3 filled rectangles or ellipses: (image, [(bbox [x, y, w, h], class)])."""
+    cv2 = opencv()
+    image = rng.integers(0, 64, size=(height, width, 3), dtype=np.uint8)
+    shapes = []
+    for _ in range(int(rng.integers(1, 4))):
+        w, h = int(rng.integers(8, max(9, width // 2))), int(rng.integers(8, max(9, height // 2)))
+        x, y = int(rng.integers(0, width - w)), int(rng.integers(0, height - h))
+        colour = tuple(int(c) for c in rng.integers(96, 256, size=3))
+        if rng.random() < 0.5:
+            cv2.rectangle(image, (x, y), (x + w - 1, y + h - 1), colour, thickness=-1)
+        else:
+            cv2.ellipse(image, (x + w // 2, y + h // 2), (w // 2, h // 2), 0, 0, 360, colour, thickness=-1)
+        shapes.append(([float(x), float(y), float(w), float(h)], int(rng.integers(0, classes))))
+    return image, shapes
+
+
+def generate(root: Path, count: int = 8, *, classes: int = CLASSES, seed: int = 0) -> Path:
+    """Small data in the official layout at `root`: `count` JPEG images of drawn rectangles and ellipses (64 to
+    200 pixels a side), named like OpenImages' (16 hex digits), and their COCO annotations in
+    annotations/openimages-mlperf.json (image ids from 1, categories 0..classes-1, one box per shape). For tests
+    and the tiny suite; returns `root`."""
+    cv2 = opencv()
+    rng = np.random.default_rng(seed)
+    images_dir = root / IMAGES
+    images_dir.mkdir(parents=True, exist_ok=True)
+    (root / ANNOTATIONS).parent.mkdir(parents=True, exist_ok=True)
+    # sorted, as the reference's export sorts by ImageID
+    names = sorted({f"{int(v):016x}" for v in rng.integers(0, 2**62, size=count)})
+    images: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
+    for image_id, name in enumerate(names, 1):
+        height, width = (int(v) for v in rng.integers(64, 201, size=2))
+        pixels, shapes = _draw_shapes(rng, height, width, classes)
+        cv2.imwrite(str(images_dir / f"{name}.jpg"), pixels, [cv2.IMWRITE_JPEG_QUALITY, 95])
+        images.append({"id": image_id, "file_name": f"{name}.jpg", "height": height, "width": width,
+                       "license": None, "coco_url": None})
+        for bbox, category in shapes:
+            annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": category,
+                                "bbox": bbox, "area": bbox[2] * bbox[3], "iscrowd": 0})
+    coco = {"info": {"dataset": "openimages_mlperf", "version": "podium-generated"}, "licenses": [],
+            "categories": [{"id": i, "name": f"class {i}", "supercategory": None} for i in range(classes)],
+            "images": images, "annotations": annotations}
+    (root / ANNOTATIONS).write_text(json.dumps(coco), encoding="utf-8")
+    return root
