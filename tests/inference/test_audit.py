@@ -130,14 +130,33 @@ def test_responses_that_differ_are_scored_on_the_same_samples(audited, tmp_path)
     assert result.accuracy_passed is not None
 
 
+def test_test05_runs_with_the_round_s_alternative_seeds(audited, tmp_path) -> None:
+    """TEST05 (rounds before v5.0): the seeds its audit.config names are the ones the audit's run used (its detail
+    log's effective seeds), not the round's regular ones, and its report compares it with the regular run."""
+    import shutil
+
+    scenario, spec = audited
+    out = tmp_path / "out"
+    shutil.copytree(spec.out, out, ignore=shutil.ignore_patterns(".podium*"))
+    result = run_audit(dataclasses.replace(spec, out=out, round="v3.1"), "TEST05")
+    folder = out / scenario.relative_to(spec.out) / "TEST05"
+    config = (folder / "audit.config").read_text()
+    assert "*.*.test05 = 1" in config
+    detail = read_detail(folder / "performance" / "run_1" / "mlperf_log_detail.txt")
+    seeds = {line.split(" = ")[0].removeprefix("*.*.test05_"): int(line.split(" = ")[1])
+             for line in config.splitlines() if line.startswith("*.*.test05_")}
+    assert seeds and all(detail[f"effective_{name}"] == value for name, value in seeds.items())  # LoadGen's logging
+    assert detail["effective_qsl_rng_seed"] != read_detail(scenario / "performance" / "run_1" /
+                                                            "mlperf_log_detail.txt")["effective_qsl_rng_seed"]
+    assert "TEST " in (folder / "verify_performance.txt").read_text() and result.notes == ()
+
+
 def test_audits_that_cannot_run_say_why_before_running(audited, tmp_path) -> None:
     _, spec = audited
     with pytest.raises(ConfigError, match="TEST05 is not an audit of resnet50 in round v6.0"):
         run_audit(spec, "TEST05")
     with pytest.raises(ConfigError, match="unknown audit"):
         run_audit(spec, "TEST99")
-    with pytest.raises(ConfigError, match="TEST05 is not supported yet"):
-        run_audit(dataclasses.replace(spec, round="v3.1"), "TEST05")
     fresh = dataclasses.replace(spec, out=tmp_path / "empty")
     with pytest.raises(ConfigError, match="compares with the performance run"):
         run_audit(fresh, "TEST04")

@@ -21,9 +21,10 @@ The audit's run is made in a scratch tree under `<out>/.podium/audits/`, removed
 place; the folder replaces the previous one only when complete (`core.outdir.Staged`). An audit whose run failed
 leaves the previous folder as it was, and its run's files in the scratch tree, which the error names.
 
-TEST05 (alternative seeds, rounds before v5.0) is refused for now: its audit.config sets `test05 = 1`, which the
+TEST05 (alternative seeds, rounds before v5.0): its audit.config sets `test05 = 1` and the seeds, which the
 LoadGen of those rounds read from audit.config and LoadGen 5.0 onwards (whose rules the engine follows) reads
-only from mlperf.conf; its verdict and settings are in `compliance` already.
+only from mlperf.conf; the audit sets them on the run's settings directly, and publishes the official
+audit.config beside its logs.
 """
 
 from __future__ import annotations
@@ -127,11 +128,6 @@ def _check_applies(p: Plan, test: str) -> str:
         listed = ", ".join(p.bench.audit_tests) or "none"
         raise ConfigError(f"{test} is not an audit of {p.bench.name} in round {p.round.name} (its audits: {listed})",
                           key="audit")
-    if test == "TEST05":
-        # Its audit.config sets test05 = 1, which LoadGen read from audit.config until v5.0; the engine follows
-        # LoadGen 6.x, which reads test05 and its seeds only from mlperf.conf, and refuses them elsewhere.
-        raise ConfigError("TEST05 is not supported yet: its audit.config (test05 = 1) is read only from mlperf.conf "
-                          "by LoadGen 5.0 onwards, whose rules Podium's engine follows", key="audit")
     wanted = [p.scenario_dir / PERFORMANCE / DETAIL_LOG]
     if test == "TEST01":
         wanted.append(p.scenario_dir / ACCURACY / ACCURACY_LOG)
@@ -162,6 +158,11 @@ def _audit_run(p: Plan, test: str, config_text: str) -> tuple[Path, Path]:
     if desc.is_file():   # the same system: not probed again
         shutil.copyfile(desc, ensure_dir(system_description(scratch, p.spec.system_id).parent) / desc.name)
     spec = dataclasses.replace(p.spec, mode=Mode.PERFORMANCE, out=scratch, audit_config=config)
+    if test == "TEST05":
+        # Its audit.config sets test05 = 1 and the alternative seeds, which LoadGen read from audit.config until
+        # v5.0; the engine follows LoadGen 6.x, which takes them only from mlperf.conf: they are set directly.
+        seeds = tuple((f"test05_{name}", value) for name, value in (_test05_seeds(p) or {}).items())
+        spec = dataclasses.replace(spec, audit_config=None, settings_overrides=(("test05", True), *seeds))
     result = run_inference(spec)
     if result.failed or result.kept_in is not None:
         errors = "; ".join(e for r in result.records for e in r.errors) or "the run did not finish"

@@ -72,6 +72,9 @@ class InferenceSpec:
     # (a name in podium.inference.tasks.POSTPROCESSORS); None keeps the declaration.
     outputs: tuple[str, ...] | None = None
     postprocess: str | None = None
+    # TestSettings fields set last, over the config files and the harness's overrides: what an audit sets that
+    # the engine reads from no audit.config any more (TEST05's test05 and its seeds, mlperf.conf-only since v5.0)
+    settings_overrides: tuple[tuple[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "engine", Engine.parse(self.engine))  # frozen: the text to its member, once
@@ -228,7 +231,7 @@ def settings_for(p: Plan, mode: Mode) -> TestSettings:
         s = apply_config(s, spec.user_conf, model, spec.scenario, ConfType.USER, base_conf=conf)
     else:
         s = apply_config(s, conf, model, spec.scenario, ConfType.MLPERF)
-    return s.copy(**harness_overrides(spec, s), mode=mode)
+    return s.copy(**harness_overrides(spec, s), **dict(spec.settings_overrides), mode=mode)
 
 
 def _mlperf_conf(p: Plan) -> Path:

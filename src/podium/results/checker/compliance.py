@@ -83,7 +83,7 @@ def expected_settings(test: str, benchmark: str, test05_seeds: Mapping[str, int]
     elif test == "TEST04":
         out.update(effective_performance_issue_unique=False, effective_performance_issue_same=True,
                    effective_performance_issue_same_index=TEST04_SAME_INDEX)
-    elif test == "TEST05":
+    elif test == "TEST05":  # with test05 on, LoadGen runs (and logs as effective) the alternative seeds
         out.update({f"effective_{name}": value for name, value in (test05_seeds or {}).items()})
     return out
 
