@@ -17,10 +17,7 @@ version. `labels()` is each image's ground truth, what `podium.metrics.coco_map`
 
 from __future__ import annotations
 
-import importlib
 import json
-import os
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -28,8 +25,7 @@ import numpy as np
 
 from podium.core.errors import ConfigError
 from podium.datasets import DATASETS
-from podium.datasets.base import Dataset
-from podium.datasets.cache import dataset_cache_dir, load_npy, save_npy_atomic, stat_key
+from podium.datasets.images import CachedImages, opencv, read_bgr
 
 ANNOTATIONS = "annotations/instances_val2017.json"
 IMAGES = "val2017"
@@ -54,15 +50,6 @@ CATEGORIES = (
     (72, "tv"), (73, "laptop"), (74, "mouse"), (75, "remote"), (76, "keyboard"), (77, "cell phone"),
     (78, "microwave"), (79, "oven"), (80, "toaster"), (81, "sink"), (82, "refrigerator"), (84, "book"),
     (85, "clock"), (86, "vase"), (87, "scissors"), (88, "teddy bear"), (89, "hair drier"), (90, "toothbrush"))
-
-
-def opencv() -> Any:
-    """The cv2 module (imported here, not at package import); a ConfigError when OpenCV is missing."""
-    try:
-        return importlib.import_module("cv2")
-    except ImportError:
-        raise ConfigError("the coco dataset layouts need OpenCV, as the reference's preprocessing "
-                          "(pip install opencv-python-headless)") from None
 
 
 def resized_rgb(bgr: np.ndarray, size: int) -> np.ndarray:
@@ -137,18 +124,15 @@ def ground_truth(data: dict[str, Any], file: Path) -> np.ndarray:
     return labels
 
 
-class CocoDataset(Dataset):
+class CocoDataset(CachedImages):
     """The images of instances_val2017.json, in its order; a subclass says the preprocessing."""
 
     expected_layout = EXPECTED
     image_size: ClassVar[int]
-    sample_shape: ClassVar[tuple[int, ...]]
-    sample_dtype: ClassVar[type[np.generic]]
-    workers = min(8, os.cpu_count() or 1)  # OpenCV decodes and resizes without holding the GIL
 
     def _open(self) -> int:
         assert self.path is not None
-        self._cv2_version = str(opencv().__version__)
+        self._check_opencv()
         file = self.path / ANNOTATIONS
         self._labels = ground_truth(read_annotations(file, self.expected(self.path)), file)
         return len(self._labels)
@@ -157,48 +141,15 @@ class CocoDataset(Dataset):
     def preprocess(bgr: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    @property
-    def cache_path(self) -> Path:
-        return dataset_cache_dir(self.cache_root, self.layout, self.preprocessing_version)
-
-    def _read(self, indices: list[int]) -> list[np.ndarray]:
-        if len(indices) > 1 and self.workers > 1:
-            with ThreadPoolExecutor(min(self.workers, len(indices))) as pool:
-                results = list(pool.map(self._one, indices))
-        else:
-            results = [self._one(i) for i in indices]
-        hits = sum(hit for _, hit in results)
-        self.cache_stats.hits += hits
-        self.cache_stats.computed += len(results) - hits
-        return [row for row, _ in results]
-
-    def _one(self, index: int) -> tuple[np.ndarray, bool]:
-        """(preprocessed image `index`, whether it came from the cache)."""
+    def _image(self, index: int) -> tuple[Path, str]:
         assert self.path is not None
-        image = self.path / IMAGES / self._labels[index]["file_name"]
-        try:
-            key = stat_key(image, self._cv2_version)
-        except OSError:
-            raise ConfigError(f"image images[{index}] of {ANNOTATIONS} does not exist; {self.expected(self.path)}",
-                              path=str(image)) from None
-        entry = self.cache_path / key[:2] / f"{key}.npy"
-        cached = load_npy(entry)
-        if cached is not None and cached.shape == self.sample_shape and cached.dtype == self.sample_dtype:
-            return cached, True
-        row = self.preprocess(read_bgr(image))
-        save_npy_atomic(entry, row)
-        return row, False
+        return self.path / IMAGES / self._labels[index]["file_name"], f"images[{index}] of {ANNOTATIONS}"
+
+    def _preprocess(self, image: Path) -> np.ndarray:
+        return self.preprocess(read_bgr(image))
 
     def _all_labels(self) -> np.ndarray:
         return self._labels
-
-
-def read_bgr(path: Path) -> np.ndarray:
-    """The image at `path` as OpenCV decodes it (BGR uint8, as the reference's cv2.imread)."""
-    image = opencv().imread(str(path))
-    if image is None:
-        raise ConfigError("cannot read image (not an image OpenCV decodes)", path=str(path))
-    return image  # type: ignore[no-any-return]
 
 
 class Coco300(CocoDataset):

@@ -20,10 +20,7 @@ and mtime and the OpenCV version, so that LoadGen's random performance set touch
 
 from __future__ import annotations
 
-import importlib
-import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -31,8 +28,8 @@ import numpy as np
 
 from podium.core.errors import ConfigError
 from podium.datasets import DATASETS
-from podium.datasets.base import Dataset
-from podium.datasets.cache import dataset_cache_dir, load_npy, save_npy_atomic, stat_key
+from podium.datasets.cache import dataset_cache_dir
+from podium.datasets.images import CachedImages, opencv, read_bgr
 
 IMAGE_SIZE = 224
 RESIZE_SCALE_PERCENT = 87.5  # the shorter side is resized to IMAGE_SIZE * 100 / 87.5 = 256 before the crop
@@ -42,18 +39,8 @@ LAYOUTS = ("NCHW", "NHWC")
 # v1: Pillow BOX resize. v2: OpenCV, as the reference.
 PREPROCESSING_VERSION = "cv2-v2"
 VAL_MAP = "val_map.txt"
-OPENCV_PACKAGE = "opencv-python-headless"
 
 PreProcess = Callable[[np.ndarray], np.ndarray]
-
-
-def opencv() -> Any:
-    """The cv2 module (imported here, not at package import); a ConfigError naming the package when missing."""
-    try:
-        return importlib.import_module("cv2")
-    except ImportError:
-        raise ConfigError(f"the imagenet dataset layouts need OpenCV (pip install {OPENCV_PACKAGE}, "
-                          f"or podium's `inference` extra)") from None
 
 
 def parse_val_map(file: Path, expected: str) -> tuple[list[tuple[str, int]], np.ndarray]:
@@ -135,24 +122,13 @@ def to_layout(pixels_hwc: np.ndarray, layout: str) -> np.ndarray:
     return np.ascontiguousarray(pixels_hwc.transpose(2, 0, 1) if layout == "NCHW" else pixels_hwc)
 
 
-def read_image(path: Path) -> np.ndarray:
-    """The image at `path` decoded as the reference decodes it (`cv2.imread`: BGR uint8, three channels); a
-    ConfigError naming it when it is not an image OpenCV reads."""
-    image = opencv().imread(str(path))
-    if image is None:
-        raise ConfigError("cannot read image (OpenCV cannot decode it)", path=str(path))
-    decoded: np.ndarray = image
-    return decoded
-
-
-class ImagenetDataset(Dataset):
+class ImagenetDataset(CachedImages):
     """The images of `val_map.txt`, in its order (qsl index i is its i-th non-blank line), preprocessed for
     ResNet-50 (`pre_process_vgg`); `layout` is the tensor layout of a sample, NCHW or NHWC."""
 
     layout = "imagenet"
     preprocessing_version = PREPROCESSING_VERSION
     expected_layout = f"expected {{path}}/{VAL_MAP} with lines '<image file> <label>' and the image files beside it"
-    workers = min(8, os.cpu_count() or 1)  # OpenCV decodes and resizes without holding the GIL
     preprocessing: ClassVar[str] = "vgg"  # a key of PRE_PROCESS
 
     def __init__(self, path: Path | str | None = None, *, layout: str = "NCHW", **options: Any) -> None:
@@ -165,7 +141,7 @@ class ImagenetDataset(Dataset):
 
     def _open(self) -> int:
         assert self.path is not None
-        self._opencv_version = str(opencv().__version__)  # fail now, naming the package, not at the first load
+        self._check_opencv()
         self._files, self._labels = parse_val_map(self.path / VAL_MAP, self.expected(self.path))
         return len(self._files)
 
@@ -177,34 +153,13 @@ class ImagenetDataset(Dataset):
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "preprocessing": self.preprocessing, "tensor_layout": self.tensor_layout}
 
-    def _read(self, indices: list[int]) -> list[np.ndarray]:
-        if len(indices) > 1 and self.workers > 1:
-            with ThreadPoolExecutor(min(self.workers, len(indices))) as pool:
-                results = list(pool.map(self._one, indices))
-        else:
-            results = [self._one(i) for i in indices]
-        hits = sum(hit for _, hit in results)
-        self.cache_stats.hits += hits
-        self.cache_stats.computed += len(results) - hits
-        return [row for row, _ in results]
-
-    def _one(self, index: int) -> tuple[np.ndarray, bool]:
-        """(preprocessed image `index`, whether it came from the cache)."""
+    def _image(self, index: int) -> tuple[Path, str]:
         assert self.path is not None
         name, line = self._files[index]
-        image = self.path / name
-        try:
-            key = stat_key(image, self._opencv_version)
-        except OSError:
-            raise ConfigError(f"image listed on line {line} of {VAL_MAP} does not exist; "
-                              f"{self.expected(self.path)}", path=str(image)) from None
-        entry = self.cache_path / key[:2] / f"{key}.npy"
-        cached = load_npy(entry)
-        if cached is not None and cached.shape == self.sample_shape and cached.dtype == np.float32:
-            return cached, True
-        row = to_layout(PRE_PROCESS[self.preprocessing](read_image(image)), self.tensor_layout)
-        save_npy_atomic(entry, row)
-        return row, False
+        return self.path / name, f"listed on line {line} of {VAL_MAP}"
+
+    def _preprocess(self, image: Path) -> np.ndarray:
+        return to_layout(PRE_PROCESS[self.preprocessing](read_bgr(image)), self.tensor_layout)
 
     def _all_labels(self) -> np.ndarray:
         return self._labels

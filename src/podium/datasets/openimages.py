@@ -27,10 +27,7 @@ tools/accuracy-coco.py does (the two differ only in paths), so the `coco-map` me
 
 from __future__ import annotations
 
-import importlib
 import json
-import os
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +35,7 @@ import numpy as np
 
 from podium.core.errors import ConfigError
 from podium.datasets import DATASETS
-from podium.datasets.base import Dataset
-from podium.datasets.cache import dataset_cache_dir, load_npy, save_npy_atomic, stat_key
+from podium.datasets.images import CachedImages, opencv, read_bgr
 from podium.datasets.coco import ground_truth
 
 IMAGE_SIZE = 800
@@ -49,15 +45,6 @@ ANNOTATIONS = "annotations/openimages-mlperf.json"
 IMAGES = "validation/data"
 # Bump when the preprocessing changes: it names the cache directory, so old entries are never read.
 PREPROCESSING_VERSION = "cv2-linear-800-nchw-v1"
-OPENCV_PACKAGE = "opencv-python-headless"
-
-
-def opencv() -> Any:
-    """The cv2 module (imported here, not at package import); a ConfigError naming the package when missing."""
-    try:
-        return importlib.import_module("cv2")
-    except ImportError:
-        raise ConfigError(f"the openimages dataset layout needs OpenCV (pip install {OPENCV_PACKAGE})") from None
 
 
 def pre_process_retinanet(image_bgr: np.ndarray, size: int = IMAGE_SIZE) -> np.ndarray:
@@ -71,16 +58,6 @@ def pre_process_retinanet(image_bgr: np.ndarray, size: int = IMAGE_SIZE) -> np.n
     pixels = cv2.resize(pixels, (size, size), interpolation=cv2.INTER_LINEAR)
     pixels /= 255.0
     return np.ascontiguousarray(pixels.transpose(2, 0, 1))
-
-
-def read_image(path: Path) -> np.ndarray:
-    """The image at `path` as `cv2.imread` decodes it (BGR uint8, three channels); a ConfigError naming it when
-    OpenCV cannot read it."""
-    image = opencv().imread(str(path))
-    if image is None:
-        raise ConfigError("cannot read image (missing, or OpenCV cannot decode it)", path=str(path))
-    decoded: np.ndarray = image
-    return decoded
 
 
 def _load_json(file: Path, expected: str) -> dict[str, Any]:
@@ -103,18 +80,18 @@ def _load_json(file: Path, expected: str) -> dict[str, Any]:
     return data
 
 
-class OpenImagesDataset(Dataset):
+class OpenImagesDataset(CachedImages):
     """The images of openimages-mlperf.json, in its order, preprocessed for RetinaNet at 800x800 (NCHW)."""
 
     layout = "openimages-800"
     preprocessing_version = PREPROCESSING_VERSION
     expected_layout = (f"expected {{path}}/{ANNOTATIONS} (COCO format) and the images under {{path}}/{IMAGES}/, "
                        f"as MLPerf's openimages_mlperf.sh writes them")
-    workers = min(8, os.cpu_count() or 1)  # OpenCV decodes and resizes without holding the GIL
+    sample_shape = SAMPLE_SHAPE
 
     def _open(self) -> int:
         assert self.path is not None
-        self._opencv_version = str(opencv().__version__)  # fail now, naming the package, not at the first load
+        self._check_opencv()
         if not (self.path / IMAGES).is_dir():
             raise ConfigError(f"missing the images folder {IMAGES}; {self.expected(self.path)}",
                               path=str(self.path / IMAGES))
@@ -122,37 +99,12 @@ class OpenImagesDataset(Dataset):
         self._labels = ground_truth(_load_json(file, self.expected(self.path)), file)
         return len(self._labels)
 
-    @property
-    def cache_path(self) -> Path:
-        return dataset_cache_dir(self.cache_root, self.layout, self.preprocessing_version)
-
-    def _read(self, indices: list[int]) -> list[np.ndarray]:
-        if len(indices) > 1 and self.workers > 1:
-            with ThreadPoolExecutor(min(self.workers, len(indices))) as pool:
-                results = list(pool.map(self._one, indices))
-        else:
-            results = [self._one(i) for i in indices]
-        hits = sum(hit for _, hit in results)
-        self.cache_stats.hits += hits
-        self.cache_stats.computed += len(results) - hits
-        return [row for row, _ in results]
-
-    def _one(self, index: int) -> tuple[np.ndarray, bool]:
-        """(preprocessed image `index`, whether it came from the cache)."""
+    def _image(self, index: int) -> tuple[Path, str]:
         assert self.path is not None
-        image = self.path / IMAGES / self._labels[index]["file_name"]
-        try:
-            key = stat_key(image, self._opencv_version)
-        except OSError:
-            raise ConfigError(f"image {index} of {ANNOTATIONS} ('images' list) does not exist; "
-                              f"{self.expected(self.path)}", path=str(image)) from None
-        entry = self.cache_path / key[:2] / f"{key}.npy"
-        cached = load_npy(entry)
-        if cached is not None and cached.shape == SAMPLE_SHAPE and cached.dtype == np.float32:
-            return cached, True
-        row = pre_process_retinanet(read_image(image))
-        save_npy_atomic(entry, row)
-        return row, False
+        return self.path / IMAGES / self._labels[index]["file_name"], f"{index} of {ANNOTATIONS} ('images' list)"
+
+    def _preprocess(self, image: Path) -> np.ndarray:
+        return pre_process_retinanet(read_bgr(image))
 
     def _all_labels(self) -> np.ndarray:
         return self._labels

@@ -22,7 +22,7 @@ WRAPPER_KEYS = ("state_dict", "model", "best_model_state_dict")
 PARALLEL_PREFIX = "module."
 # Plain types training scripts save beside the weights, allowed by the weights-only unpickler (RetinaNet's
 # `model_10.pth` keeps its command line as an argparse.Namespace under "args").
-SAFE_GLOBALS = [argparse.Namespace]
+SAFE_GLOBALS: list[Any] = [argparse.Namespace]
 SHOWN_KEYS = 5  # how many differing keys an error names
 
 
