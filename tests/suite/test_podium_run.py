@@ -28,7 +28,8 @@ def test_podium_run_trains_serves_and_reports(tmp_path, cache_dir) -> None:
     rows = [x for x in r.stdout.splitlines() if x.startswith("digits ")]
     assert {row.split()[2] for row in rows} == {"SingleStream", "MultiStream", "Server", "Offline"}
     details = sorted((out / "inference" / "results").rglob("mlperf_log_detail.txt"))
-    assert len(details) == 8  # 4 scenarios x (performance, accuracy)
+    # digits' 4 scenarios, tiny detection's and tiny segmentation's 2 each, x (performance, accuracy)
+    assert len(details) == 16
     for path in details:
         lines, errors = mlp_parser.parse_file(str(path), ruleset="6.1.0")
         assert lines and not errors, (path, errors[:3])

@@ -16,7 +16,8 @@ from podium.cli.arguments import positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("run", help="the tiny suite end to end: train digits, serve it in every scenario, report")
+    p = sub.add_parser("run", help="the tiny suite end to end: train each tiny benchmark (classification, "
+                       "detection, segmentation), serve it in every scenario, report")
     p.add_argument("--out", type=Path, default=Path("podium-out"), help="where results go (default ./podium-out)")
     p.add_argument("--system", default="local", help="system id: training results/<system>/, and inference "
                    "results/<system>-<backend>/ (a system is one hardware and software configuration)")
@@ -27,6 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "it from there")
     p.add_argument("--backend", action="append", choices=["onnxruntime", "pytorch"],
                    help="serve on this backend (repeat; default: both)")
+    p.add_argument("--benchmark", action="append", metavar="NAME",
+                   help="run only this tiny benchmark: digits, tiny-detection, tiny-segmentation (repeat; default: "
+                   "all, in that order)")
     p.set_defaults(func=cmd_run)
 
 
@@ -48,35 +52,48 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from podium.cli.infer_cmd import one_line
-    from podium.cli.train_cmd import ProgressDisplay, result_table
     from podium.suite import tiny
-    from podium.workloads import WORKLOADS
 
     t0 = time.perf_counter()
-    print(f"== training {tiny.BENCHMARK} to its target (MLPerf Training rules)", flush=True)
-    workload = WORKLOADS.get(tiny.BENCHMARK)
-    training = tiny.train(args.out, args.system, args.runs, ProgressDisplay(workload), org=args.org)
-    for text in result_table(training, workload.cadence.unit.value):
-        print(text)
-    onnx_model, state_dict = tiny.trained_model(training)
-    reference = tiny.fp32_accuracy(state_dict)
-    print(f"== serving it under the {tiny.ROUND} rules; FP32 reference top-1 {reference:.3f}% (bare PyTorch)")
     rows: list[list[str]] = []
-    ok = training.submitted_score.valid and (training.convergence is None or training.convergence.passed)
-    for backend in args.backend or tiny.BACKENDS:
-        model = onnx_model if backend == "onnxruntime" else state_dict
-        system = f"{args.system}-{backend}"
-        for r in tiny.serve(args.out, system, backend, model, reference, lambda r: print("  " + one_line(r)),
-                            org=args.org):
-            ok &= _row_ok(r)
-            _merge(rows, r, training)
+    ok = True
+    benches = [tiny.benchmark(name) for name in args.benchmark] if args.benchmark else tiny.BENCHMARKS
+    for bench in benches:
+        ok &= _benchmark(args, bench, rows)
     print()
     _print_table(rows)
     print(f"\nresults: {args.out / 'inference' / 'results'}  training: {args.out / 'training' / 'results'}")
     ok &= _write_report(args.out)
     print(f"podium run took {time.perf_counter() - t0:.0f} s")
     return 0 if ok else 1
+
+
+def _benchmark(args: argparse.Namespace, bench: Any, rows: list[list[str]]) -> bool:
+    """Train one tiny benchmark, measure its FP32 reference, serve it on each backend; its rows added to `rows`;
+    False when a result is not valid or below target."""
+    from podium.cli.infer_cmd import one_line
+    from podium.cli.train_cmd import ProgressDisplay, result_table
+    from podium.suite import tiny
+    from podium.workloads import WORKLOADS
+
+    print(f"== training {bench.name} to its target (MLPerf Training rules)", flush=True)
+    workload = WORKLOADS.get(bench.name)
+    training = tiny.train(args.out, args.system, args.runs, ProgressDisplay(workload), org=args.org, bench=bench)
+    for text in result_table(training, workload.cadence.unit.value):
+        print(text)
+    onnx_model, state_dict = tiny.trained_model(training)
+    reference = tiny.fp32_accuracy(state_dict, bench)
+    print(f"== serving it under the {tiny.ROUND} rules; FP32 reference {workload.quality.metric} "
+          f"{_score(reference, tiny.metric_units(bench))} (PyTorch)")
+    ok = training.submitted_score.valid and (training.convergence is None or training.convergence.passed)
+    for backend in args.backend or tiny.BACKENDS:
+        model = onnx_model if backend == "onnxruntime" else state_dict
+        system = f"{args.system}-{backend}"
+        for r in tiny.serve(args.out, system, backend, model, reference, lambda r: print("  " + one_line(r)),
+                            org=args.org, bench=bench):
+            ok &= _row_ok(r)
+            _merge(rows, r, training)
+    return ok
 
 
 def _write_report(out: Path) -> bool:
@@ -109,13 +126,22 @@ def _merge(rows: list[list[str]], r: dict[str, Any], training: Any) -> None:
         row[4] = "FAILED: " + r["errors"][0][:60]
     elif r["mode"] == "accuracy":
         a = r["accuracy"]
-        row[5] = f"{a['value']:.2f}% vs {a['target']:.2f}% {'ok' if a['passed'] else 'BELOW'}"
+        units = a.get("units") or ""
+        row[5] = (f"{a['metric']} {_score(a['value'], units)} vs {_score(a['target'], units)} "
+                  f"{'ok' if a['passed'] else 'BELOW'}")
     else:
         from podium.inference.record import Headline
 
         res = r["result"]
         row[3] = Headline(res["metric"], res["value"], res["units"]).text()
         row[4] = res["validity"] if res["validity"] == "VALID" else f"{res['validity']}: {'; '.join(res['reasons'])}"
+
+
+def _score(value: float | None, units: str) -> str:
+    """An accuracy in its metric's units: percentages to 2 decimals, fractions (DICE) to 4."""
+    if value is None:
+        return "-"
+    return f"{value:.2f}%" if units == "%" else f"{value:.4f}{units}"
 
 
 def time_to_train(training: Any) -> str:
@@ -136,7 +162,7 @@ def time_to_train(training: Any) -> str:
 
 
 def _print_table(rows: list[list[str]]) -> None:
-    head = ["benchmark", "backend", "scenario", "metric", "valid", "accuracy (top-1 vs target)", "time to train"]
+    head = ["benchmark", "backend", "scenario", "metric", "valid", "accuracy (vs target)", "time to train"]
     widths = [max(len(str(x[i])) for x in [head, *rows]) for i in range(len(head))]
     for line in [head, ["-" * w for w in widths], *rows]:
         print("  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip())

@@ -1,9 +1,12 @@
 """The embedded tiny suite: the whole MLPerf cycle on a small CPU in minutes.
 
-Train `digits` to its target (MLPerf Training rules, N runs, olympic score), take the trained model (state dict
-and its ONNX export), measure its FP32 accuracy with bare PyTorch (the reference the 99% target is taken of),
-then serve it on each backend in every scenario of the `tiny-v1` round, performance and accuracy, under that
-round's rules (durations of seconds; results valid under them), and collect one row per run.
+For each benchmark of the `tiny-v1` round (`BENCHMARKS`: image classification, object detection, 3D segmentation):
+train it to its target (MLPerf Training rules, N runs, olympic score), take the trained model (state dict and its
+ONNX export), measure its FP32 accuracy with PyTorch outside LoadGen (the reference the 99% target is taken of),
+then serve it on each backend in every scenario the round requires of it, performance and accuracy, under that
+round's rules (durations of seconds; results valid under them), and collect one row per run. Detection and
+segmentation train and serve on data Podium generates in the official layouts (`podium.datasets.tiny`), through
+the same loaders, models, metrics and harness as the full benchmarks.
 
 The suite tunes user.conf as a submitter would, from a quick calibration, and reruns a scenario whose result is
 INVALID only because of that tuning, at most twice, saying so in a line (the user.conf kept with the result is
@@ -16,8 +19,10 @@ the one its last run used):
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +31,7 @@ from podium.core.errors import PodiumError
 from podium.loadgen.settings import Mode, Scenario
 
 ROUND = "tiny-v1"
-BENCHMARK = "digits"
+BENCHMARK = "digits"  # the first benchmark, and the one `serve` serves unless told
 BACKENDS = ("onnxruntime", "pytorch")
 SERVER_LOAD = 0.10  # Server target QPS as a share of the single-sample capacity: the 10 ms p99 bound holds
 SERVER_RETRIES = 2  # a Server result INVALID on latency is run again at SERVER_BACKOFF times the QPS, as a
@@ -44,15 +49,61 @@ OFFLINE_MARGIN = 2.0
 STREAM_MARGIN = 0.5
 RAN_OUT = "Ran out of generated queries"  # the engine's error when a faster SUT than expected ends early
 DEFAULT_ORG = "Podium"
+CALIBRATION_S = 0.3  # how long each capacity measurement serves batches
 
 
-def backend_options(backend: str) -> Any:
+def backend_options(backend: str, bench: TinyBenchmark | None = None) -> Any:
     """The suite's runtime settings. PyTorch gets one intra-op thread: on a small CPU its OpenMP workers
     spin after every op and take the cores the load generator's issuing and completing threads need, which
-    shows as a Server latency tail over the bound; ONNX Runtime keeps its defaults."""
+    shows as a Server latency tail over the bound. ONNX Runtime keeps its defaults, but for the benchmarks that
+    ask for one thread (`TinyBenchmark.one_runtime_thread`): their graphs' many mid-sized operations keep its
+    spinning workers on the second core (the tiny 3D U-Net's SingleStream p90 on 2 cores: 12.5 ms with the
+    default, 4.5 ms with one thread)."""
     from podium.inference.backends import BackendOptions
 
-    return BackendOptions(intra_op_threads=1) if backend == "pytorch" else BackendOptions()
+    one = backend == "pytorch" or (bench is not None and bench.one_runtime_thread)
+    return BackendOptions(intra_op_threads=1) if one else BackendOptions()
+
+
+@dataclass(frozen=True)
+class TinyBenchmark:
+    """A benchmark of the suite: its name (the workload's, the task's and the round's) and where the data it is
+    served on lives (None: shipped with Podium; else the generated set whose eval split is served)."""
+
+    name: str
+    data: str | None = None  # a name in podium.datasets.tiny.GENERATED
+    one_runtime_thread: bool = False  # ONNX Runtime with one intra-op thread (see `backend_options`)
+
+    def dataset_path(self) -> Path | None:
+        """The eval split it is served on (generated first when missing), or None."""
+        if self.data is None:
+            return None
+        from podium.datasets.tiny import GENERATED
+
+        return GENERATED[self.data].split("eval")
+
+
+DIGITS = TinyBenchmark(BENCHMARK)
+BENCHMARKS = (DIGITS, TinyBenchmark("tiny-detection", data="tiny-detection", one_runtime_thread=True),
+              TinyBenchmark("tiny-segmentation", data="tiny-segmentation", one_runtime_thread=True))
+
+
+def benchmark(name: str) -> TinyBenchmark:
+    """The suite's benchmark of that name (ConfigError naming the others)."""
+    from podium.core.errors import ConfigError
+
+    for b in BENCHMARKS:
+        if b.name == name:
+            return b
+    raise ConfigError(f"no tiny benchmark {name!r}; the suite has {', '.join(b.name for b in BENCHMARKS)}",
+                      key="benchmark")
+
+
+def metric_units(bench: TinyBenchmark) -> str:
+    """The units of the benchmark's accuracy metric, as the round states them ("%", "" for DICE)."""
+    from podium.benchmarks import get_round
+
+    return get_round(ROUND).benchmark(bench.name).metric_units
 
 
 @dataclass
@@ -82,8 +133,9 @@ class SuiteResult:
         return bool(self.rows) and all(r.ok for r in self.rows)
 
 
-def train(out: Path, system: str, runs: int | None, observer: Any, org: str = DEFAULT_ORG) -> Any:
-    """MLPerf-style time to train of `digits`, its logs naming `org` (submission_org); the CampaignResult."""
+def train(out: Path, system: str, runs: int | None, observer: Any, org: str = DEFAULT_ORG, *,
+          bench: TinyBenchmark = DIGITS) -> Any:
+    """MLPerf-style time to train of `bench`, its logs naming `org` (submission_org); the CampaignResult."""
     from podium.training import Campaign
     from podium.training.campaign import CampaignConfig, Distribution
     from podium.workloads import WORKLOADS
@@ -91,7 +143,7 @@ def train(out: Path, system: str, runs: int | None, observer: Any, org: str = DE
 
     config = CampaignConfig(runs=runs, division=Division.CLOSED, out=out / "training", system=system,
                             device="cpu", check_compliance=True, save_models=True, org=org)
-    return Campaign(WORKLOADS.get(BENCHMARK), config, observer, Distribution()).run()
+    return Campaign(WORKLOADS.get(bench.name), config, observer, Distribution()).run()
 
 
 def trained_model(training: Any) -> tuple[Path, Path]:
@@ -103,62 +155,89 @@ def trained_model(training: Any) -> tuple[Path, Path]:
     raise PodiumError("no training run converged with a saved model; nothing to serve")
 
 
-def fp32_accuracy(state_dict: Path) -> float:
-    """Top-1 (%) of the trained model in FP32 with bare PyTorch on the eval split: the reference accuracy."""
-    import torch
+def fp32_accuracy(state_dict: Path, bench: TinyBenchmark = DIGITS) -> float:
+    """The trained model's score in FP32 on the eval split, in the metric's units, served by PyTorch outside LoadGen
+    (the task's dataset, model, graph form or predictor and metric, every sample once): the reference accuracy."""
+    from podium.metrics import METRICS
 
-    from podium.datasets.digits import load_splits
-    from podium.models.digits import small_resnet
+    with _served(bench, "pytorch", state_dict) as (served, dataset, task):
+        metric = METRICS.get(task.metric)
+        labels = dataset.labels()
+        count = dataset.total_sample_count
+        for start in range(0, count, OFFLINE_BATCH):
+            indices = list(range(start, min(count, start + OFFLINE_BATCH)))
+            dataset.load_samples(indices)
+            responses = served.respond(dataset.get_samples(indices), indices)
+            metric.update(responses, [labels[i] for i in indices])
+            dataset.unload_samples(indices)
+        return float(metric.compute().value)
 
-    model = small_resnet()
-    model.load_state_dict(torch.load(state_dict, weights_only=True))
-    _, (x, y) = load_splits()
-    with torch.inference_mode():
-        predicted = model.eval()(torch.as_tensor(x)).argmax(dim=1).numpy()
-    return float((predicted == y).mean() * 100.0)
 
+@contextlib.contextmanager
+def _served(bench: TinyBenchmark, backend: str, model: Path) -> Iterator[tuple[Any, Any, Any]]:
+    """(the model as the harness serves it, its dataset, its task), outside LoadGen; closed after."""
+    from podium.datasets import DATASETS
+    from podium.inference.harness import InferenceSpec, plan
 
-def capacity(backend: str, model: Path, batch: int) -> float:
-    """Samples/s of the bare runtime on `batch`-sized batches (a quick calibration, untimed by the rules)."""
-    import numpy as np
-
-    from podium.inference.backends import BACKENDS
-    from podium.inference.tasks import TASKS
-
-    task = TASKS.get(BENCHMARK)
-    x = np.zeros((batch, 1, 8, 8), dtype=np.float32)
-    m = BACKENDS.get(backend).load(model, backend_options(backend), model_factory=task.model_factory(),
-                                   example_input=x)
+    p = plan(InferenceSpec(benchmark=bench.name, scenario=Scenario.OFFLINE, model_path=model, round=ROUND,
+                           backend=backend, options=backend_options(backend, bench),
+                           dataset_path=bench.dataset_path(),
+                           reference_accuracy=0.0))
+    dataset = DATASETS.get(p.task.dataset)(p.spec.dataset_path,
+                                           performance_sample_count=p.bench.performance_sample_count,
+                                           **p.task.dataset_options)
+    spec = p.model
+    if p.task.predictor is None:  # the warm-up batch the harness gives graphs that take whole samples
+        dataset.load_samples([0])
+        spec = dataclasses.replace(spec, example_input=dataset.get_samples([0]))
+        dataset.unload_samples([0])
+    served = spec.load()
     try:
+        yield served, dataset, p.task
+    finally:
+        served.close()
+
+
+def capacity(backend: str, model: Path, batch: int, bench: TinyBenchmark = DIGITS) -> float:
+    """Samples/s of `batch`-sized batches of eval samples served as the harness serves them, post-processing or
+    sliding window included (a quick calibration, untimed by the rules)."""
+    with _served(bench, backend, model) as (served, dataset, _):
+        indices = [i % dataset.total_sample_count for i in range(batch)]
+        dataset.load_samples(sorted(set(indices)))
+        samples = dataset.get_samples(indices)
+        served.respond(samples, indices)  # warm-up
         n, t0 = 0, time.perf_counter()
-        while time.perf_counter() - t0 < 0.3:
-            m.predict(x)
+        while time.perf_counter() - t0 < CALIBRATION_S:
+            served.respond(samples, indices)
             n += batch
         return n / (time.perf_counter() - t0)
-    finally:
-        m.close()
 
 
-def calibrate(out: Path, backend: str, model: Path) -> dict[str, float]:
+def calibrate(out: Path, backend: str, model: Path, bench: TinyBenchmark = DIGITS) -> dict[str, float]:
     """A user.conf for this machine and backend, as a submitter writes one: the expected SingleStream and
     MultiStream latencies (half the measured ones, so that LoadGen generates enough queries), the Server
     target QPS (a share of the single-sample capacity) and the Offline expected QPS (above the measured
     capacity, so that the Offline query lasts at least the minimum duration)."""
-    single = capacity(backend, model, 1)
-    streams = capacity(backend, model, 8)
-    offline = capacity(backend, model, OFFLINE_BATCH)
+    single = capacity(backend, model, 1, bench)
+    streams = capacity(backend, model, 8, bench)
+    offline = capacity(backend, model, OFFLINE_BATCH, bench)
     return {"SingleStream.target_latency": round(0.5e3 / single, 4),
             "MultiStream.target_latency": round(0.5e3 * 8 / streams, 4),
             "Server.target_qps": float(max(1, round(single * SERVER_LOAD))),
             "Offline.target_qps": float(round(offline * 1.5))}
 
 
-def write_user_conf(out: Path, backend: str, values: dict[str, float]) -> Path:
+def write_user_conf(out: Path, backend: str, values: dict[str, float], bench: str = BENCHMARK) -> Path:
+    """The backend's user.conf, one file for every benchmark as a submitter keeps it: `bench`'s lines set to
+    `values`, the other benchmarks' lines kept as they are."""
     from podium.core.files import atomic_write
 
-    lines = [f"# user.conf written by `podium run` from a calibration of this machine ({backend})"]
-    lines += [f"{BENCHMARK}.{key} = {value:g}" for key, value in values.items()]
-    return atomic_write(out / "inference" / f"user-{backend}.conf", "\n".join(lines) + "\n")
+    path = out / "inference" / f"user-{backend}.conf"
+    kept = [line for line in (path.read_text("utf-8").splitlines() if path.is_file() else [])
+            if line and not line.startswith("#") and not line.startswith(f"{bench}.")]
+    lines = [f"# user.conf written by `podium run` from a calibration of this machine ({backend})", *kept]
+    lines += [f"{bench}.{key} = {value:g}" for key, value in values.items()]
+    return atomic_write(path, "\n".join(lines) + "\n")
 
 
 def describe_system(folder: Path, system: str, org: str) -> Path:
@@ -179,26 +258,31 @@ def describe_system(folder: Path, system: str, org: str) -> Path:
 
 def serve(out: Path, system: str, backend: str, model: Path, reference: float,
           report: Callable[[dict], None], say: Callable[[str], None] = print, *, org: str = DEFAULT_ORG,
-          values: dict[str, float] | None = None, scenarios: Sequence[Scenario] | None = None) -> list[dict]:
-    """Every scenario of the tiny round on one backend, performance then accuracy; returns the records.
+          values: dict[str, float] | None = None, scenarios: Sequence[Scenario] | None = None,
+          bench: TinyBenchmark = DIGITS) -> list[dict]:
+    """Every scenario the tiny round requires of `bench`, on one backend, performance then accuracy; returns the
+    records.
 
     `values`: the user.conf settings to start from (default: a calibration of this machine); `scenarios`:
     a subset of the round's. A result INVALID because of those settings is run again (see the module
     docstring); the earlier attempt is said in a line, not kept."""
     from podium.benchmarks import get_round
 
-    values = dict(values) if values is not None else calibrate(out, backend, model)
-    user_conf = write_user_conf(out, backend, values)
+    if values is None:  # digits keeps calibrate's three-argument call
+        values = calibrate(out, backend, model) if bench == DIGITS else calibrate(out, backend, model, bench)
+    values = dict(values)
+    user_conf = write_user_conf(out, backend, values, bench.name)
     describe_system(out / "inference", system, org)
+    dataset = bench.dataset_path()
     records: list[dict] = []
-    for scenario in scenarios or _scenarios(get_round(ROUND).benchmark(BENCHMARK)):
+    for scenario in scenarios or _scenarios(get_round(ROUND).benchmark(bench.name)):
         for attempt in range(max(SERVER_RETRIES, DURATION_RETRIES) + 1):
-            got = _run_scenario(out, system, backend, model, reference, scenario, user_conf)
+            got = _run_scenario(out, system, backend, model, reference, scenario, user_conf, bench, dataset)
             change = _retune(scenario, got, values, attempt)
             if change is None:
                 break
-            write_user_conf(out, backend, values)
-            say(f"  {BENCHMARK} {scenario.value} on {backend}: {change}")
+            write_user_conf(out, backend, values, bench.name)
+            say(f"  {bench.name} {scenario.value} on {backend}: {change}")
         for r in got:
             records.append(r)
             report(r)
@@ -206,13 +290,13 @@ def serve(out: Path, system: str, backend: str, model: Path, reference: float,
 
 
 def _run_scenario(out: Path, system: str, backend: str, model: Path, reference: float, scenario: Scenario,
-                  user_conf: Path) -> list[dict]:
+                  user_conf: Path, bench: TinyBenchmark, dataset: Path | None) -> list[dict]:
     from podium.inference.harness import InferenceSpec, default_runner, run_inference
 
-    spec = InferenceSpec(benchmark=BENCHMARK, scenario=scenario, model_path=model, mode=Mode.SUBMISSION,
-                         round=ROUND, backend=backend, options=backend_options(backend),
+    spec = InferenceSpec(benchmark=bench.name, scenario=scenario, model_path=model, mode=Mode.SUBMISSION,
+                         round=ROUND, backend=backend, options=backend_options(backend, bench),
                          runner=default_runner(scenario), out=out / "inference", system_id=system,
-                         user_conf=user_conf, reference_accuracy=reference, progress=False)
+                         user_conf=user_conf, reference_accuracy=reference, progress=False, dataset_path=dataset)
     return run_inference(spec).records
 
 

@@ -1,9 +1,10 @@
 """podium.workloads: training workload plugins, one small file each, found through the `WORKLOADS` registry.
 
-Built-in plugins: `digits` (scikit-learn's 8x8 digits, a small ResNet; converges on a CPU in seconds) and the
-scripted workloads (`scripted-resnet50`, `scripted-llama31-8b`: no training, the eval metric follows a given
-curve) that drive the harness through closed ResNet-50 and Llama 3.1 8B logs. Third-party workloads register
-through the `podium.workloads` entry-point group.
+Built-in plugins: `digits` (scikit-learn's 8x8 digits, a small ResNet; converges on a CPU in seconds), the tiny
+suite's `tiny-detection` and `tiny-segmentation` (generated shapes in COCO layout, volumes in KiTS19 layout;
+seconds each), and the scripted workloads (`scripted-resnet50`, `scripted-llama31-8b`: no training, the eval
+metric follows a given curve) that drive the harness through closed ResNet-50 and Llama 3.1 8B logs. Third-party
+workloads register through the `podium.workloads` entry-point group.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from podium.workloads.base import Workload
 from podium.core.registry import Registry
 
 WORKLOADS: Registry[Workload] = Registry(
-    "workload", "podium.workloads", builtins=("podium.workloads.digits", "podium.workloads.scripted"))
+    "workload", "podium.workloads", builtins=("podium.workloads.digits", "podium.workloads.scripted",
+                                         "podium.workloads.tiny_detection", "podium.workloads.tiny_segmentation"))
 
 __all__ = ["WORKLOADS", "Workload"]
