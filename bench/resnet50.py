@@ -28,6 +28,7 @@ never in the tests.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import tempfile
@@ -101,7 +102,7 @@ def batch1_latency_ms(model: Path, rows: np.ndarray, opts: BackendOptions, reps:
 
 
 def podium(model: Path, data: Path, out: Path, scenario: Scenario, batch: int, opts: BackendOptions,
-           conf: dict[str, Any], qps: float, peak: bool = False) -> dict[str, Any]:
+           conf: dict[str, Any], qps: float, peak: bool = False, instances: int = 1) -> dict[str, Any]:
     """One `podium infer resnet50` performance run (or a Server peak search); its record and peak."""
     out.mkdir(parents=True, exist_ok=True)
     user_conf = out / "user.conf"
@@ -109,7 +110,7 @@ def podium(model: Path, data: Path, out: Path, scenario: Scenario, batch: int, o
     spec = InferenceSpec(benchmark=BENCHMARK, scenario=scenario, model_path=model, backend="onnxruntime",
                          mode=Mode.FIND_PEAK if peak else Mode.PERFORMANCE, options=opts, dataset_path=data,
                          user_conf=user_conf, out=out, system_id="bench", progress=False, target_qps=qps,
-                         runner=RunnerConfig("pool", batch, 0, 1),  # a Server batch is what is queued, no wait
+                         runner=RunnerConfig("pool", batch, 0, instances),  # a batch is what is queued: no wait
                          peak="bisect", cache_dir=out.parent / "cache")
     result = run_inference(spec)
     return {"record": result.records[-1] if result.records else None, "peak": result.peak}
@@ -188,6 +189,9 @@ def main() -> None:
                     "needs 459 or more); with --server-seconds it sets the lowest QPS the search tries")
     ap.add_argument("--latency-factor", type=float, default=10.0,
                     help="CPU Server bound: this many batch-1 latencies (MLPerf's 15 ms is some 10-15 GPU ones)")
+    ap.add_argument("--server-instances", type=int, default=1, help="Server model instances (one thread each "
+                    "with --server-threads 1: parallel servers shorten the queue's tail)")
+    ap.add_argument("--server-threads", type=int, help="intra-op threads per Server instance (default --threads)")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
@@ -213,10 +217,12 @@ def main() -> None:
     bound_ms = MLPERF_SERVER_BOUND_MS if args.provider else max(1, round(args.latency_factor * latency1))
     server_conf = {"target_latency": bound_ms, "min_duration": int(args.server_seconds * 1000),
                    "min_query_count": args.server_queries}
-    found = podium(model, data, out / "server", Scenario.SERVER, args.batch, opts, server_conf, qps=offline,
-                   peak=True)["peak"]
+    server_opts = dataclasses.replace(opts, intra_op_threads=args.server_threads or args.threads)
+    found = podium(model, data, out / "server", Scenario.SERVER, args.batch, server_opts, server_conf, qps=offline,
+                   peak=True, instances=args.server_instances)["peak"]
     peak_qps = None if found is None else found.peak_qps
     report["server"] = {"batch1_latency_ms": latency1, "latency_bound_ms": bound_ms,
+                        "instances": args.server_instances, "threads": args.server_threads or args.threads,
                         "bound_basis": "MLPerf's 15 ms" if args.provider else
                         f"{args.latency_factor:g} x the batch-1 latency",
                         "peak_valid_qps": peak_qps, "ratio_to_offline": None if not peak_qps else peak_qps / offline}

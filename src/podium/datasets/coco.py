@@ -75,9 +75,10 @@ def pre_process_coco_resnet34(bgr: np.ndarray, size: int = 1200) -> np.ndarray:
 
 
 def read_annotations(file: Path, expected: str) -> dict[str, Any]:
-    """The parsed instances file; a ConfigError naming the file (and line) when it is missing or not JSON."""
+    """A parsed COCO-format annotations file (COCO's instances, MLPerf's OpenImages subset); a ConfigError naming
+    the file (and line) when it is missing, not JSON or not in COCO format."""
     if not file.is_file():
-        raise ConfigError(f"missing {ANNOTATIONS}; {expected}", path=str(file))
+        raise ConfigError(f"missing {file.name}; {expected}", path=str(file))
     try:
         with open(file, encoding="utf-8") as f:
             data = json.load(f)
@@ -86,10 +87,10 @@ def read_annotations(file: Path, expected: str) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"cannot read ({e}); {expected}", path=str(file)) from None
     if not isinstance(data, dict):
-        raise ConfigError(f"holds no JSON object; {expected}", path=str(file))
+        raise ConfigError(f"not COCO format: holds no JSON object; {expected}", path=str(file))
     for key in ("images", "annotations", "categories"):
         if not isinstance(data.get(key), list):
-            raise ConfigError(f"has no list {key!r}; {expected}", path=str(file), key=key)
+            raise ConfigError(f"not COCO format: has no list {key!r}; {expected}", path=str(file), key=key)
     if not data["images"]:
         raise ConfigError(f"lists no images; {expected}", path=str(file), key="images")
     return data

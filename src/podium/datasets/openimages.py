@@ -36,7 +36,7 @@ import numpy as np
 from podium.core.errors import ConfigError
 from podium.datasets import DATASETS
 from podium.datasets.images import CachedImages, opencv, read_bgr
-from podium.datasets.coco import ground_truth
+from podium.datasets.coco import ground_truth, read_annotations
 
 IMAGE_SIZE = 800
 SAMPLE_SHAPE = (3, IMAGE_SIZE, IMAGE_SIZE)
@@ -60,26 +60,6 @@ def pre_process_retinanet(image_bgr: np.ndarray, size: int = IMAGE_SIZE) -> np.n
     return np.ascontiguousarray(pixels.transpose(2, 0, 1))
 
 
-def _load_json(file: Path, expected: str) -> dict[str, Any]:
-    if not file.is_file():
-        raise ConfigError(f"missing {ANNOTATIONS}; {expected}", path=str(file))
-    try:
-        with open(file, encoding="utf-8") as f:
-            data = json.load(f)
-    except json.JSONDecodeError as e:
-        raise ConfigError(f"not valid JSON ({e.msg}); {expected}", path=str(file), line=e.lineno) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"cannot read ({e}); {expected}", path=str(file)) from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"not COCO format: holds no JSON object; {expected}", path=str(file))
-    for key in ("images", "annotations", "categories"):
-        if not isinstance(data.get(key), list):
-            raise ConfigError(f"not COCO format: has no list {key!r}; {expected}", path=str(file), key=key)
-    if not data["images"]:
-        raise ConfigError(f"lists no images; {expected}", path=str(file), key="images")
-    return data
-
-
 class OpenImagesDataset(CachedImages):
     """The images of openimages-mlperf.json, in its order, preprocessed for RetinaNet at 800x800 (NCHW)."""
 
@@ -96,7 +76,7 @@ class OpenImagesDataset(CachedImages):
             raise ConfigError(f"missing the images folder {IMAGES}; {self.expected(self.path)}",
                               path=str(self.path / IMAGES))
         file = self.path / ANNOTATIONS
-        self._labels = ground_truth(_load_json(file, self.expected(self.path)), file)
+        self._labels = ground_truth(read_annotations(file, self.expected(self.path)), file)
         return len(self._labels)
 
     def _image(self, index: int) -> tuple[Path, str]:
