@@ -78,7 +78,7 @@ def read_annotations(file: Path, expected: str) -> dict[str, Any]:
     """A parsed COCO-format annotations file (COCO's instances, MLPerf's OpenImages subset); a ConfigError naming
     the file (and line) when it is missing, not JSON or not in COCO format."""
     if not file.is_file():
-        raise ConfigError(f"missing {file.name}; {expected}", path=str(file))
+        raise ConfigError(f"missing {file.parent.name}/{file.name}; {expected}", path=str(file))
     try:
         with open(file, encoding="utf-8") as f:
             data = json.load(f)
