@@ -102,7 +102,8 @@ def batch1_latency_ms(model: Path, rows: np.ndarray, opts: BackendOptions, reps:
 
 
 def podium(model: Path, data: Path, out: Path, scenario: Scenario, batch: int, opts: BackendOptions,
-           conf: dict[str, Any], qps: float, peak: bool = False, instances: int = 1) -> dict[str, Any]:
+           conf: dict[str, Any], qps: float, peak: bool = False, instances: int = 1,
+           engine: str = "podium") -> dict[str, Any]:
     """One `podium infer resnet50` performance run (or a Server peak search); its record and peak."""
     out.mkdir(parents=True, exist_ok=True)
     user_conf = out / "user.conf"
@@ -111,7 +112,7 @@ def podium(model: Path, data: Path, out: Path, scenario: Scenario, batch: int, o
                          mode=Mode.FIND_PEAK if peak else Mode.PERFORMANCE, options=opts, dataset_path=data,
                          user_conf=user_conf, out=out, system_id="bench", progress=False, target_qps=qps,
                          runner=RunnerConfig("pool", batch, 0, instances),  # a batch is what is queued: no wait
-                         peak="bisect", cache_dir=out.parent / "cache")
+                         peak="bisect", cache_dir=out.parent / "cache", engine=engine)
     result = run_inference(spec)
     return {"record": result.records[-1] if result.records else None, "peak": result.peak}
 
@@ -192,6 +193,8 @@ def main() -> None:
     ap.add_argument("--server-instances", type=int, default=1, help="Server model instances (one thread each "
                     "with --server-threads 1: parallel servers shorten the queue's tail)")
     ap.add_argument("--server-threads", type=int, help="intra-op threads per Server instance (default --threads)")
+    ap.add_argument("--server-engine", default="podium", choices=["podium", "official"],
+                    help="the Server search's load generator: Podium's, or the official mlcommons-loadgen as the peer")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
@@ -219,10 +222,11 @@ def main() -> None:
                    "min_query_count": args.server_queries}
     server_opts = dataclasses.replace(opts, intra_op_threads=args.server_threads or args.threads)
     found = podium(model, data, out / "server", Scenario.SERVER, args.batch, server_opts, server_conf, qps=offline,
-                   peak=True, instances=args.server_instances)["peak"]
+                   peak=True, instances=args.server_instances, engine=args.server_engine)["peak"]
     peak_qps = None if found is None else found.peak_qps
     report["server"] = {"batch1_latency_ms": latency1, "latency_bound_ms": bound_ms,
                         "instances": args.server_instances, "threads": args.server_threads or args.threads,
+                        "engine": args.server_engine,
                         "bound_basis": "MLPerf's 15 ms" if args.provider else
                         f"{args.latency_factor:g} x the batch-1 latency",
                         "peak_valid_qps": peak_qps, "ratio_to_offline": None if not peak_qps else peak_qps / offline}
