@@ -114,3 +114,20 @@ def test_random_weights_run_and_are_marked_performance_only(cache_dir, tmp_path,
     assert Path(perf["model"]["path"]) == cached[0]
     again = _run(tmp_path, "random", backend=backend, mode=Mode.PERFORMANCE)  # the same file, not a new one
     assert again.records[0]["model"]["sha256"] == perf["model"]["sha256"]
+
+
+def test_a_model_torch_cannot_export_is_refused_in_one_line(tmp_path) -> None:
+    """`--model random` on ONNX Runtime with a definition torch cannot trace: a ConfigError naming the model and
+    the way out, not a traceback from inside torch.onnx."""
+    torch = pytest.importorskip("torch")
+    from podium.inference.random_weights import _export
+    from podium.models.base import Model
+
+    class Untraceable(torch.nn.Module):
+        def forward(self, x):
+            raise RuntimeError("data-dependent control flow\nmore detail")
+
+    model = Model("untraceable", build=Untraceable, input_shape=(3,))
+    with pytest.raises(ConfigError, match=r"model 'untraceable' cannot be exported.*data-dependent control flow\)"
+                                          r".*--backend pytorch"):
+        _export(model, Untraceable(), tmp_path / "m.onnx")

@@ -11,7 +11,6 @@ valid for submission, and an accuracy test's score never passes (`podium.inferen
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,6 @@ from podium.models import MODELS, Model
 
 RANDOM = "random"  # the --model value asking for random weights
 SEED = 0
-ONNX_OPSET = 17
 
 
 def is_random(model_path: Path | str) -> bool:
@@ -37,7 +35,11 @@ def random_weights_file(model_name: str | None, backend: str, cache_dir: Path | 
     if backend not in ("pytorch", "onnxruntime"):
         raise ConfigError(f"--model random builds PyTorch or ONNX models, not for backend {backend!r}",
                           key="--backend")
-    import torch
+    try:
+        import torch
+    except ImportError:
+        raise ConfigError("--model random builds the model with PyTorch, which is not installed (pip install "
+                          "'podium[training]')", key="--model") from None
 
     model = MODELS.get(model_name)
     suffix = "onnx" if backend == "onnxruntime" else "pt"
@@ -61,6 +63,18 @@ def definitions_digest() -> str:
     return digest.hexdigest()[:12]
 
 
+def _export(model: Model, module: Any, path: Path) -> None:
+    """The ONNX export, or a ConfigError naming the model when torch cannot export it."""
+    from podium.models.export import export_onnx
+
+    try:
+        export_onnx(module, model, path)
+    except Exception as exc:  # torch raises many kinds for a module it cannot trace
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ConfigError(f"model {model.name!r} cannot be exported to ONNX with random weights ({first}); "
+                          "use --backend pytorch", key="--model") from exc
+
+
 def _write(model: Model, path: Path, suffix: str) -> None:
     import torch
 
@@ -72,20 +86,9 @@ def _write(model: Model, path: Path, suffix: str) -> None:
         if suffix == "pt":
             torch.save(module.state_dict(), tmp)
         else:
-            _export_onnx(torch, model, module, tmp)
+            _export(model, module, tmp)
         os.replace(tmp, path)
     except OSError as e:
         raise output_error(e, path, "write") from e
     finally:
         tmp.unlink(missing_ok=True)
-
-
-def _export_onnx(torch: Any, model: Model, module: Any, path: Path) -> None:
-    """`module` as an ONNX graph named as the official one, with a dynamic batch axis."""
-    example = torch.zeros((1, *model.input_shape))
-    names = [model.input_name, *model.output_names]
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(module, (example,), str(path), input_names=[model.input_name],
-                          output_names=list(model.output_names), dynamic_axes={n: {0: "batch"} for n in names},
-                          opset_version=ONNX_OPSET, dynamo=False)

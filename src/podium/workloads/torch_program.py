@@ -10,16 +10,13 @@ torch is imported on first use, never by the registry.
 from __future__ import annotations
 
 import math
-import warnings
 from pathlib import Path
 from typing import Any
 
 from podium.core import signals
 from podium.models.base import Model
+from podium.models.export import export_onnx
 from podium.workloads.base import Precision, RunSpec, Workload
-
-ONNX_OPSET = 17
-
 
 class TorchProgram:
     """The Program protocol over a `Model` of `podium.models`: Adam at `opt_base_learning_rate`, linear warmup over
@@ -123,19 +120,3 @@ class TorchProgram:
         state = directory / "model.pt"
         self.torch.save(self.model.state_dict(), state)
         return [state, export_onnx(self.model.eval(), self.definition, directory / "model.onnx", self.input_dtype)]
-
-
-def export_onnx(module: Any, model: Model, path: Path, dtype: str = "float32") -> Path:
-    """`module` as an ONNX graph named as `model` declares (input_name, output_names), taking `dtype`, batch axis
-    dynamic; exported by TorchScript tracing (the path `--model random` takes too), on one zero sample of
-    `model.input_shape`."""
-    import torch
-
-    example = torch.zeros((1, *model.input_shape), dtype=getattr(torch, dtype))
-    names = [model.input_name, *model.output_names]
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(module.cpu(), (example,), str(path), input_names=[model.input_name],
-                          output_names=list(model.output_names), dynamic_axes={n: {0: "batch"} for n in names},
-                          opset_version=ONNX_OPSET, dynamo=False)
-    return path
