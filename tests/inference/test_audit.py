@@ -40,17 +40,18 @@ def tiny_resnet50(path: Path) -> Path:
     return path
 
 
-def audited_run(root: Path, scenarios: tuple[Scenario, ...] = (Scenario.SINGLE_STREAM,)) \
+def audited_run(root: Path, scenarios: tuple[Scenario, ...] = (Scenario.SINGLE_STREAM,), round_name: str = "v6.0") \
         -> dict[Scenario, InferenceSpec]:
-    """resnet50 (round v6.0) in `root`/out: each scenario's performance and accuracy runs, then its audits
-    (SingleStream by default: its short runs last their minimum duration, so that their results are VALID)."""
+    """resnet50 (round v6.0 by default) in `root`/out: each scenario's performance and accuracy runs, then its
+    audits (SingleStream by default: its short runs last their minimum duration, so that their results are
+    VALID)."""
     from podium.datasets.imagenet import generate
 
     model, data = tiny_resnet50(root / "tiny.onnx"), generate(root / "imagenet", IMAGES)
     specs = {}
     for scenario in scenarios:
         spec = InferenceSpec(benchmark="resnet50", scenario=scenario, model_path=model, mode=Mode.SUBMISSION,
-                             round="v6.0", dataset_path=data, short=True, target_qps=2000.0, out=root / "out",
+                             round=round_name, dataset_path=data, short=True, target_qps=2000.0, out=root / "out",
                              system_id=SYSTEM, cache_dir=root / "cache", progress=False)
         run_inference(spec)
         run_audits(spec)

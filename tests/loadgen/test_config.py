@@ -16,6 +16,7 @@ from podium.loadgen.config import (
     EINVAL,
     ENOENT,
     ConfigState,
+    ConfType,
     ConfigWarning,
     apply_config,
     from_config_compat,
@@ -206,6 +207,16 @@ def test_strict_scenario_scoped_key_in_the_wrong_scenario(conf):
         apply(path, scenario="SingleStream")
     with pytest.warns(ConfigWarning, match="read only for Offline, Server"):
         apply(path, scenario="Server")  # not this run's scenario: a warning
+
+
+def test_the_official_mlperf_conf_s_out_of_scope_line_is_not_the_user_s_warning(conf, recwarn):
+    """The official mlperf.conf sets *.Offline.target_latency_percentile, which no Offline run reads: every
+    Offline run would warn about a file the user did not write. The same line in a user.conf still warns."""
+    path = conf("*.Offline.target_latency_percentile = 90\n")
+    apply_config(TestSettings(), path, "resnet50", "Offline", ConfType.MLPERF)
+    assert not [w for w in recwarn if issubclass(w.category, ConfigWarning)]
+    with pytest.warns(ConfigWarning, match="read only for"):
+        apply_config(TestSettings(), path, "resnet50", "Server", ConfType.USER)
 
 
 def test_strict_counts_further_errors(conf):

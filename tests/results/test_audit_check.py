@@ -36,6 +36,15 @@ def package(run_dir, tmp_path_factory) -> Path:
     return out / "closed" / "ACME"
 
 
+@pytest.fixture(scope="module")
+def package_v51(tmp_path_factory) -> Path:
+    """A closed package of round v5.1, whose checker reads audits under compliance/."""
+    root = tmp_path_factory.mktemp("audit-v51")
+    audited_run(root, round_name="v5.1")
+    build_submission([root / "out"], root / "sub", "ACME", "closed", allow_invalid=True)
+    return root / "sub" / "closed" / "ACME"
+
+
 def compliance_errors(tree: Path) -> set[str]:
     report = check_tree(tree, official_tools=False, rules=["inference.compliance"])
     return {f"{Path(f.path).name}: {f.message}" for p in report.packages for f in p.findings
@@ -74,6 +83,26 @@ def test_a_clean_audit_has_no_compliance_errors(run_dir, package) -> None:
     error too); nothing else may be found."""
     for tree in (run_dir, package):
         assert {e for e in compliance_errors(tree) if not e.endswith("does not say TEST PASS")} == set()
+
+
+def test_before_v6_the_audits_go_to_the_compliance_tree(package_v51, tmp_path) -> None:
+    """Before v6.0 the official checker reads a package's audits in compliance/<system>/<benchmark>/<scenario>/
+    (its COMPLIANCE_PATH), not in the scenario folder: the build puts them there, `podium check` reads them
+    there, and an audit left in the scenario folder is an error, as that round's checker would not find it."""
+    audits = Path("compliance") / SYSTEM / "resnet" / "SingleStream"
+    assert not list((package_v51 / RESULT).glob("TEST*"))
+    assert {d.name for d in (package_v51 / audits).iterdir()} == {"TEST01", "TEST04"}
+    assert (package_v51 / audits / "TEST01" / "accuracy" / "mlperf_log_accuracy.json").is_file()
+    records = package_v51 / "podium" / SYSTEM / "resnet" / "SingleStream"
+    assert (records / "TEST01" / "performance" / "run_1" / "podium_run.json").is_file()
+    assert {e for e in compliance_errors(package_v51) if not e.endswith("does not say TEST PASS")} == set()
+
+    copy = shutil.copytree(package_v51.parent.parent, tmp_path / "sub") / "closed" / "ACME"
+    shutil.move(copy / audits / "TEST04", copy / RESULT / "TEST04")
+    errors = compliance_errors(copy)
+    assert f"TEST04: the round's checker does not read audits here: v5.1 keeps them in {copy / audits}" in errors
+    assert "SingleStream: audit test TEST04 missing (the closed division requires it): podium audit TEST04 ..." \
+        in errors
 
 
 def tampered(package: Path, tmp_path: Path, edit) -> set[str]:

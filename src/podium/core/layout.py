@@ -60,6 +60,7 @@ ACC_FILES = (DETAIL_LOG, SUMMARY_LOG, ACCURACY_LOG, ACCURACY_TXT, ACCURACY_JSON,
 SCENARIO_FILES = (USER_CONF, MEASUREMENTS, MLPERF_CONF)
 MAX_ACCURACY_LOG_BYTES = 10 * 1024          # a truncated accuracy log's limit (constants.py MAX_ACCURACY_LOG_SIZE)
 SOURCE_FOLDER, SOURCE_FOLDER_BEFORE_V6 = "src", "code"   # the checker's SRC_PATH
+COMPLIANCE = "compliance"   # before v6.0 a package's audits lie in compliance/<system>/<benchmark>/<scenario>/TEST0x
 
 DIR_MODE = FILE_MODE | (FILE_MODE & 0o444) >> 2   # searchable where readable: 0755 beside 0644
 
@@ -85,10 +86,25 @@ def campaign_record(tree: Path, system_id: str, benchmark: str) -> Path:
 
 
 def podium_mirror(path: Path, tree: Path) -> Path:
-    """The place under `<tree>/podium/` of a path under `<tree>/results/`: where a submission package keeps
-    Podium's record of that result (results/<s>/<b>/<scenario>/accuracy/accuracy.json ->
-    podium/<s>/<b>/<scenario>/accuracy/accuracy.json)."""
-    return tree / PODIUM / path.relative_to(tree / RESULTS)
+    """The place under `<tree>/podium/` of a path under `<tree>/results/` (or under `<tree>/compliance/`, where
+    a package of a round before v6.0 keeps its audits): where a submission package keeps Podium's record of that
+    result (results/<s>/<b>/<scenario>/accuracy/accuracy.json -> podium/<s>/<b>/<scenario>/accuracy/accuracy.json;
+    compliance/<s>/<b>/<scenario>/TEST01/... -> podium/<s>/<b>/<scenario>/TEST01/...)."""
+    top = tree / COMPLIANCE if path.is_relative_to(tree / COMPLIANCE) else tree / RESULTS
+    return tree / PODIUM / path.relative_to(top)
+
+
+def compliance_mirror(path: Path, tree: Path) -> Path:
+    """The place under `<tree>/compliance/` of a scenario folder under `<tree>/results/`: where a package of a
+    round before v6.0 keeps that scenario's audits (the checker's COMPLIANCE_PATH; from v6.0 they lie in the
+    scenario folder itself)."""
+    return tree / COMPLIANCE / path.relative_to(tree / RESULTS)
+
+
+def audits_beside_results(round_key: tuple[int, int]) -> bool:
+    """Whether a package of the round (`(6, 0)` for v6.0) keeps its audits in the scenario folders (v6.0
+    onwards) rather than under compliance/ (every earlier round)."""
+    return round_key >= (6, 0)
 
 
 def package_dir(out: Path, division: str, org: str) -> Path:

@@ -9,17 +9,19 @@ Inference, the current layout (v5.0 onwards; shared/reference/inference_suite.md
         accuracy/{mlperf_log_detail.txt, mlperf_log_summary.txt, mlperf_log_accuracy.json (truncated),
                   accuracy.txt (+ hash=)}
         TEST0x/{performance/run_1/, accuracy/ (TEST01), verify_*.txt, audit.config}   the audits, as run
+                                                (before v6.0: in compliance/<system>/<benchmark>/<scenario>/)
         user.conf, measurements.json, README.md
     <division>/<org>/podium/<system>/<benchmark>/<scenario>/...    Podium's records: podium_run.json, accuracy.json
     <division>/<org>/calibration.md                          closed division: a template the submitter completes
 
 The official checker compares each result folder's file list with its own and drops every result of a folder
 holding anything else ("file list mismatch"), so Podium's records are kept at the same place under `podium/`,
-which no checker reads (`layout.podium_mirror`). The audits' folders stay where the runs wrote them, in the
-scenario folder: where the checker of v6.0 onwards reads them (COMPLIANCE_PATH), and the one the old checker
-reads for every round. The system description's `system_type` is one in which every benchmark of the package has
-required scenarios in the round (ResNet-50 is edge-only from v5.1): the one the runs recorded when it is, else
-the first of edge, datacenter, "datacenter,edge" that is, with a note; `--system-type` that is not is refused.
+which no checker reads (`layout.podium_mirror`). The audits' folders go where the round's checker reads them
+(COMPLIANCE_PATH): from v6.0 in the scenario folder, where the runs wrote them; before v6.0 at the scenario's
+place under `<division>/<org>/compliance/` (`layout.compliance_mirror`). The system description's
+`system_type` is one in which every benchmark of the package has required scenarios in the round (ResNet-50 is
+edge-only from v5.1): the one the runs recorded when it is, else the first of edge, datacenter,
+"datacenter,edge" that is, with a note; `--system-type` that is not is refused.
 
 Training (training.md §4.4): `<division>/<org>/systems/<system>.json`, `results/<system>/<benchmark>/result_<i>.txt`,
 `benchmarks/<benchmark>/implementations/podium/README.md`. With both kinds of runs the packages go under
@@ -59,7 +61,7 @@ from podium.results import layout
 from podium.results import system as sysdesc
 from podium.results.checker.finding import Finding
 from podium.core.layout import (CALIBRATION, CALIBRATION_TEMPLATE_MARK, COMPLIANCE_ACCURACY, PODIUM_RECORDS,
-                                VERIFY_ACCURACY, podium_mirror)
+                                VERIFY_ACCURACY, audits_beside_results, compliance_mirror, podium_mirror)
 from podium.results.layout import (ACC_FILES, ACCURACY, ACCURACY_JSON, ACCURACY_LOG, ACCURACY_TXT, DETAIL_LOG,
                                    MAX_ACCURACY_LOG_BYTES, PERF_FILES, PERFORMANCE, RUN_RECORD, SCALING_FILE,
                                    SCENARIO_FILES, SUMMARY_LOG, TRACE_LOG, ScenarioFolder, TrainingFolder,
@@ -445,6 +447,7 @@ class _Packer:
     def inference(self, pkg: Path, final: Path, results: list[ScenarioFolder]) -> None:
         round_name = self.round_name = _round_of(results)
         before_v6 = sysdesc.round_key(round_name or "current") < (6, 0)
+        audits_here = audits_beside_results(sysdesc.round_key(round_name or "current"))
         source_folder = layout.SOURCE_FOLDER_BEFORE_V6 if before_v6 else layout.SOURCE_FOLDER
         self.scenarios = _benchmarks_used(results, round_name)
         if self.division is not Division.OPEN:
@@ -455,7 +458,7 @@ class _Packer:
         for r in results:
             dest = layout.scenario_dir(pkg, r.system, r.benchmark, r.scenario)
             mirror = podium_mirror(dest, pkg)
-            _copy_scenario(r.path, dest, mirror)
+            _copy_scenario(r.path, dest, mirror, dest if audits_here else compliance_mirror(dest, pkg))
             atomic_write(dest / layout.README, scenario_readme(r, mirror))
             readme = layout.inference_readme(pkg, r.benchmark, source_folder)
             if not readme.exists():
@@ -583,9 +586,10 @@ OFFICIAL_FILES = {PERFORMANCE: (DETAIL_LOG, SUMMARY_LOG, ACCURACY_LOG),
                   ACCURACY: (DETAIL_LOG, SUMMARY_LOG, ACCURACY_LOG, ACCURACY_TXT)}
 
 
-def _copy_scenario(src: Path, dest: Path, mirror: Path) -> None:
+def _copy_scenario(src: Path, dest: Path, mirror: Path, audits: Path) -> None:
     """The scenario's files (copied without their modes: `make_public` sets them) into `dest`, its Podium records
-    into `mirror` (the same place under podium/), its audits' folders as they are; accuracy logs truncated."""
+    into `mirror` (the same place under podium/), its audits' folders as they are into `audits` (the round's
+    place: `dest`, or its place under compliance/); accuracy logs truncated."""
     for sub, names in OFFICIAL_FILES.items():
         (dest / sub).mkdir(parents=True)
         for name in names:
@@ -596,8 +600,8 @@ def _copy_scenario(src: Path, dest: Path, mirror: Path) -> None:
         if (src / name).is_file():
             shutil.copyfile(src / name, dest / name)
     for test in layout.compliance_dirs(src):
-        _copy_audit(test, dest / test.name, mirror / test.name)
-    compliance_accuracy = [d / ACCURACY for d in layout.compliance_dirs(dest) if (d / ACCURACY).is_dir()]
+        _copy_audit(test, audits / test.name, mirror / test.name)
+    compliance_accuracy = [d / ACCURACY for d in layout.compliance_dirs(audits) if (d / ACCURACY).is_dir()]
     for acc_dir in [dest / ACCURACY, *compliance_accuracy]:
         truncate_accuracy_log(acc_dir)
 

@@ -348,6 +348,9 @@ def compliance_tests(result: ScenarioView) -> Iterator[Finding]:
     PASS, and say what their logs say: the scores the reports print are the logs' scores, the audit's run shows
     the audit's settings and is not the result's own run, TEST01's logged responses are the accuracy run's."""
     present = {d.name: d for d in result.compliance_dirs()}
+    for test_dir in result.misplaced_audits():
+        yield error("inference.compliance", test_dir, f"the round's checker does not read audits here: "
+                    f"{result.ctx.round_name or 'this round'} keeps them in {result.audit_home}")
     for name, test_dir in present.items():
         if name in compliance.AUDIT_TESTS:
             yield from _audit_folder(result, name, test_dir)

@@ -19,7 +19,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from podium.core.layout import podium_mirror
+from podium.core.layout import audits_beside_results, compliance_mirror, podium_mirror
 from podium.loadgen.logparse import DetailLogContents, read_accuracy, read_detail, read_summary
 from podium.results.layout import (ACCURACY, ACCURACY_JSON, ACCURACY_LOG, ACCURACY_TXT, DETAIL_LOG, PERFORMANCE,
                                    RUN_RECORD, SUMMARY_LOG, Package, UnreadableFile, campaign_record,
@@ -128,7 +128,27 @@ class ScenarioView:
         return self._cache[key]
 
     def compliance_dirs(self) -> list[Path]:
-        return compliance_dirs(self.path)
+        """The scenario's audits (TEST01, ...) where its tree keeps them (`audit_home`)."""
+        return compliance_dirs(self.audit_home)
+
+    @property
+    def audit_home(self) -> Path:
+        """Where the scenario's audits belong: the scenario folder in a run tree and in a package of v6.0
+        onwards, its place under compliance/ in a package of an earlier round (the checker's COMPLIANCE_PATH)."""
+        from podium.results.system import round_key   # not at import: results.system imports the checker
+
+        package = self.ctx.package
+        if not package.is_submission or audits_beside_results(round_key(self.ctx.round_name or "current")):
+            return self.path
+        return compliance_mirror(self.path, package.root)
+
+    def misplaced_audits(self) -> list[Path]:
+        """Audits of a package's scenario found at the place its round's checker does not read."""
+        package = self.ctx.package
+        if not package.is_submission:
+            return []
+        other = compliance_mirror(self.path, package.root) if self.audit_home == self.path else self.path
+        return compliance_dirs(other) if other.is_dir() else []
 
     def _read(self, path: Path, reader: Callable[[Path], Any]) -> Any:
         key = str(path)
