@@ -8,7 +8,7 @@ import pytest
 
 from podium.cli import main
 from podium.results import system as sysdesc
-from podium.results import system_probe
+from podium.core import host as system_probe
 from podium.results.checker import Severity
 
 LSCPU = json.dumps({"lscpu": [

@@ -33,12 +33,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-check", action="store_true", help="skip the official compliance checker")
     p.add_argument("--no-models", action="store_true", help="do not keep trained models")
     g = p.add_argument_group("distributed (one process per rank, DDP)")
-    g.add_argument("--nproc", type=positive_int, default=1, help="processes (ranks) on this node")
+    g.add_argument("--nproc", type=positive_int,
+                   help="processes (ranks) per node (default: --gpus-per-node under Slurm, else 1)")
     g.add_argument("--nnodes", type=positive_int, default=1,
-                   help="nodes, each running this command with its --node-rank")
+                   help="nodes: each running this command with its --node-rank, or Slurm's (--launcher slurm)")
     g.add_argument("--node-rank", type=nonnegative_int, default=0, help="this node's index, 0 .. nnodes - 1")
     g.add_argument("--rdzv-endpoint", help="HOST:PORT where node 0 listens for the ranks (multi-node runs); "
                                            "one node listens on 127.0.0.1 only")
+    s = p.add_argument_group("Slurm (--launcher slurm: submitted with sbatch, one task per node)")
+    s.add_argument("--launcher", choices=["local", "slurm"], default="local",
+                   help="local: the ranks start here (default); slurm: a batch job of --nnodes nodes")
+    s.add_argument("--gpus-per-node", type=nonnegative_int, default=0, help="GPUs to ask Slurm for on each node")
+    s.add_argument("--partition", help="the Slurm partition (default: the cluster's)")
+    s.add_argument("--time", dest="time_limit", metavar="TIME",
+                   help="the job's time limit (minutes, H:MM:SS or D-HH:MM:SS; default: the partition's)")
+    s.add_argument("--sbatch-arg", action="append", default=[], metavar="ARG",
+                   help="another sbatch option, as one argument (e.g. --sbatch-arg=--account=ml); repeatable")
+    s.add_argument("--slurm-node", action="store_true", help=argparse.SUPPRESS)   # a node's task in the job
     p.set_defaults(func=cmd_train)
 
 
@@ -61,6 +72,17 @@ def check_options(args: argparse.Namespace) -> None:
     (the numbers themselves are refused by argparse: `--runs 0` used to mean the default count)."""
     from podium.training.distributed import parse_endpoint
 
+    if args.nproc is None:
+        args.nproc = args.gpus_per_node if args.launcher == "slurm" and args.gpus_per_node else 1
+    if args.launcher == "slurm" and (args.node_rank or args.rdzv_endpoint):
+        raise ConfigError("--launcher slurm places the nodes itself: drop --node-rank and --rdzv-endpoint")
+    if args.launcher != "slurm" and (args.partition or args.time_limit or args.sbatch_arg or args.gpus_per_node):
+        raise ConfigError("--gpus-per-node, --partition, --time and --sbatch-arg are Slurm's: add --launcher slurm")
+    if args.slurm_node:
+        from podium.training.slurm import node_place
+
+        place = node_place()
+        args.nnodes, args.node_rank, args.rdzv_endpoint = place.nnodes, place.node_rank, place.endpoint
     if args.node_rank >= args.nnodes:
         raise ConfigError(f"--node-rank must be below --nnodes ({args.nnodes}), got {args.node_rank}")
     if args.rdzv_endpoint is not None:
@@ -75,9 +97,28 @@ def cmd_train(args: argparse.Namespace) -> int:
     check_options(args)
     if distributed.in_worker():
         return _train_as_rank(args)
-    if args.nproc > 1 or args.nnodes > 1:
+    if args.launcher == "slurm" and not args.slurm_node:
+        return _submit(args)
+    if args.nproc > 1 or args.nnodes > 1 or args.slurm_node:
         return _launch(args)
     return _train_here(args)
+
+
+def _submit(args: argparse.Namespace) -> int:
+    """Submit the campaign to Slurm (`podium.training.slurm`): settings refused here first, one seed for all."""
+    import secrets
+
+    from podium.training import slurm
+    from podium.training.campaign import Distribution, plan_specs
+    from podium.workloads import WORKLOADS
+
+    job = slurm.SlurmJob(nodes=args.nnodes, ranks_per_node=args.nproc, gpus_per_node=args.gpus_per_node,
+                         partition=args.partition, time_limit=args.time_limit, job_name=f"podium-{args.workload}",
+                         sbatch_args=tuple(args.sbatch_arg))
+    seed = args.seed if args.seed is not None else secrets.randbelow(2**30)
+    plan_specs(WORKLOADS.get(args.workload), campaign_config(args, seed, "cpu"), Distribution())
+    argv = [*worker_argv(args, seed), "--nproc", str(args.nproc), "--launcher", "slurm"]
+    return slurm.submit(job, argv, Path(args.out))
 
 
 def _launch(args: argparse.Namespace) -> int:

@@ -3,7 +3,7 @@
     podium.results.layout       the on-disk layout of results and submissions: paths, the one walker of
                                 results trees, the one MLLOG reader, the results found (`scan`)
     podium.results.system       system descriptions (systems/<id>.json): fields per round, validate, capture
-    podium.results.system_probe what this machine reveals about itself (lscpu, /proc, /sys, NVML, ...)
+                                (what this machine reveals of itself: `podium.core.host`, shared with training)
     podium.results.submission   MLPerf inference and training submission trees from run directories
     podium.results.checker      `podium check`: one small rule per requirement, findings, exit code
     podium.results.summary, .runs        one row per result found, and what a training result scores

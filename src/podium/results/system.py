@@ -6,7 +6,7 @@ the inference checker of v5.0 onwards (constants.py SYSTEM_DESC_*) requires 35 f
 taken to be the current one (Podium has no per-round copy for them). Training's package checker wants 33 fields
 (`podium.training.submission_layout.SYSTEM_FIELDS`) and its own status spellings.
 
-`capture` fills every field: defaults a person decides, then what `podium.results.system_probe` finds on this
+`capture` fills every field: defaults a person decides, then what `podium.core.host` finds on this
 machine (best effort, never raises). What cannot be detected is written as "N/A", as the official samples do, and
 `validate` notes it (info) where the checker wants a meaningful answer, so that a person fills it in. A count of
 zero is written as the string "0": the official checker treats the number 0 as an empty answer.
@@ -24,7 +24,7 @@ from typing import Any
 
 from podium.core.files import atomic_write_json
 from podium.results.checker.finding import Finding, error, info, warning
-from podium.results.system_probe import NOT_DETECTED, probe_host
+from podium.core.host import NOT_DETECTED, probe_host
 from podium.training.submission_layout import SYSTEM_FIELDS as TRAINING_FIELDS
 
 # Inference checker v5.0+ (constants.py SYSTEM_DESC_REQUIRED_FIELDS), in its order.

@@ -37,7 +37,9 @@ from podium.workloads.base import Division, Precision, QualityTarget, RunSpec, W
 #   3: `quality_target` ({metric, value, direction}: what the runs had to reach, so readers need not look the
 #      workload up in a registry that may have changed) and `published_minutes` (the submitted score times
 #      the RCP scaling, `convergence.score_scaling`)
-SCHEMA_VERSION = 3
+#   4: `distribution` ({nodes, ranks_per_node, world_size, accelerators_per_node, device, slurm_job_id}: where
+#      the ranks ran)
+SCHEMA_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,18 @@ class Distribution:
     rank: int = 0
     world_size: int = 1
     barrier: Callable[[], None] = lambda: None
+    nodes: int = 1                        # nodes the ranks run on (world_size / ranks per node)
+    slurm_job_id: str | None = None       # the Slurm job the ranks run in, if any
+
+    @property
+    def ranks_per_node(self) -> int:
+        return max(1, self.world_size // max(1, self.nodes))
+
+    def to_json(self, device: str) -> dict[str, Any]:
+        """What campaign.json records of where the ranks ran (`device`: rank 0's torch device)."""
+        return {"nodes": self.nodes, "ranks_per_node": self.ranks_per_node, "world_size": self.world_size,
+                "accelerators_per_node": self.ranks_per_node if device.startswith("cuda") else 0,
+                "device": device, "slurm_job_id": self.slurm_job_id}
 
 
 @dataclass(frozen=True)
@@ -85,6 +99,7 @@ class CampaignResult:
     window: Window | None = None     # M > N runs: the median window of N consecutive runs
     stop_signal: int | None = None   # the signal that stopped the campaign (SIGINT, SIGTERM)
     quality: QualityTarget | None = None  # the target every run had to reach
+    distribution: dict[str, Any] | None = None   # where the ranks ran (`Distribution.to_json`)
 
     @property
     def published_minutes(self) -> float | None:
@@ -116,7 +131,7 @@ class CampaignResult:
             "quality_target": None if self.quality is None else {
                 "metric": self.quality.metric, "value": self.quality.target,
                 "direction": self.quality.direction.value},
-            "published_minutes": self.published_minutes,
+            "published_minutes": self.published_minutes, "distribution": self.distribution,
             "score": {"minutes": self.score.minutes, "kept_ms": list(self.score.kept_ms),
                       "non_converged": self.score.non_converged, "reason": self.score.reason},
             "median_window": None if self.window is None else {
@@ -266,7 +281,8 @@ class Campaign:
 
     def _write_system_description(self) -> None:
         desc = system_description(self.config.org, self.config.system, self.config.division,
-                                  ranks_per_node=self.dist.world_size)
+                                  nodes=self.dist.nodes, ranks_per_node=self.dist.ranks_per_node,
+                                  accelerator=_accelerator(self.config.device))
         atomic_write_json(self.layout.system_description, desc)
 
     def _log_path(self, spec: RunSpec) -> str | None:
@@ -308,6 +324,7 @@ class Campaign:
             division=self.config.division, runs_required=required, records=tuple(records),
             score=score_runs(records, benchmark), convergence=self._convergence(records), layout=self._write,
             interrupted=stop_signal is not None, stop_signal=stop_signal, quality=self.workload.quality,
+            distribution=self.dist.to_json(self.config.device),
             window=median_window(records, required, benchmark) if len(records) > required else None)
 
     def _convergence(self, records: list[RunRecord]) -> ConvergenceVerdict | None:
@@ -317,6 +334,15 @@ class Campaign:
             return None
         return check_convergence([r.to_converge if r.converged else None for r in records],
                                  reference.to_converge, self.workload.identity.benchmark)
+
+
+def _accelerator(device: str) -> str | None:
+    """The accelerator's name when the ranks train on one (a CUDA device), else None."""
+    if not device.startswith("cuda"):
+        return None
+    import torch
+
+    return str(torch.cuda.get_device_name(torch.device(device)))
 
 
 def _partial_root(kept: Path, layout: SubmissionLayout) -> Path:

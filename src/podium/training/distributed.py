@@ -253,7 +253,9 @@ def join() -> tuple[Distribution, str]:
     store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), is_master=False,
                           timeout=timedelta(seconds=JOIN_TIMEOUT_S))
     dist.init_process_group(backend=backend, store=store, rank=rank, world_size=world)
-    return Distribution(rank=rank, world_size=world, barrier=dist.barrier), device
+    nodes = max(1, world // int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    return Distribution(rank=rank, world_size=world, barrier=dist.barrier, nodes=nodes,
+                        slurm_job_id=os.environ.get("SLURM_JOB_ID")), device
 
 
 def agree(value: Any) -> Any:

@@ -13,11 +13,12 @@ under `<out>/.podium/staging/` and swaps them in at the end (`podium.core.outdir
 from __future__ import annotations
 
 import os
-import platform
 from dataclasses import dataclass, replace
+from importlib import metadata
 from pathlib import Path
 
 from podium.core import layout
+from podium.core.host import NOT_DETECTED, probe_host
 from podium.core.outdir import Staged
 from podium.workloads.base import Division
 
@@ -157,15 +158,30 @@ def _gather(kept: Path, own: Path, target: Path) -> Path:
 
 
 def system_description(org: str, system: str, division: Division, nodes: int = 1, ranks_per_node: int = 1,
-                       framework: str = "") -> dict[str, str]:
-    """A system description the package checker accepts, filled with what Podium knows about this host."""
-    desc = {name: "" for name in SYSTEM_FIELDS}
+                       framework: str | None = None, accelerator: str | None = None) -> dict[str, str]:
+    """A system description the package checker accepts, filled with what this host reveals (`core.host`:
+    processor, memory, storage, network, OS, software); `accelerator`: the name of the device each rank trains
+    on (one per rank), None on CPUs; `framework` defaults to the PyTorch installed. What cannot be detected is
+    "N/A", for a person to fill in."""
+    facts = probe_host()
+    desc = {name: str(facts.get(name, "")) for name in SYSTEM_FIELDS}
+    torch_version = _installed_version("torch")
     desc.update({
         "submitter": org, "division": division.value, "status": "Available on-premise", "system_name": system,
-        "number_of_nodes": str(nodes), "host_processors_per_node": "1",
-        "host_processor_model_name": platform.processor() or platform.machine(),
-        "host_processor_core_count": str(os.cpu_count() or ""), "accelerators_per_node": "0",
-        "framework": framework, "operating_system": f"{platform.system()} {platform.release()}",
+        "number_of_nodes": str(nodes), "host_processors_per_node": str(facts.get("host_processors_per_node") or 1),
+        "accelerators_per_node": "0", "accelerator_model_name": NOT_DETECTED,
+        "framework": framework if framework is not None else (f"PyTorch {torch_version}" if torch_version else ""),
         "sw_notes": f"podium; {ranks_per_node} training process(es) per node",
     })
+    for name in ("cooling", "host_memory_configuration", "host_networking_topology", "host_processor_interconnect"):
+        desc[name] = desc[name] or NOT_DETECTED
+    if accelerator is not None:
+        desc.update({"accelerators_per_node": str(ranks_per_node), "accelerator_model_name": accelerator})
     return desc
+
+
+def _installed_version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None

@@ -3,7 +3,8 @@ OS, accelerators, software.
 
 Best effort, never raises: lscpu, /proc, /sys, lsblk, NVML (pynvml) or nvidia-smi, package metadata. What cannot be
 detected is "N/A" (`NOT_DETECTED`), as the official samples write it. `podium.results.system` assembles a whole
-description from these facts (`capture`) and validates it.
+inference description from these facts (`capture`) and validates it; `podium.training.submission_layout` fills a
+training one from them.
 """
 
 from __future__ import annotations
