@@ -139,3 +139,16 @@ def test_cli_writes_and_validates(tmp_path, capsys):
     capsys.readouterr()
     assert main(["system", "validate", str(path), "--json"]) == 2
     assert json.loads(capsys.readouterr().out)[-1]["message"].startswith("field 'status'")
+
+
+def test_the_system_type_is_the_one_the_results_make_whole() -> None:
+    """ResNet-50 in v4.1 is a benchmark of both categories: SingleStream, MultiStream and Offline make an edge
+    system even when the description says datacenter (its default); Server and Offline keep datacenter; results
+    whole in neither keep the description's type."""
+    from podium.benchmarks import get_round
+
+    bench = get_round("v4.1").benchmark("resnet50")
+    assert sysdesc.choose_system_type("datacenter", {bench: {"SingleStream", "MultiStream", "Offline"}}) == "edge"
+    assert sysdesc.choose_system_type("datacenter", {bench: {"Server", "Offline"}}) == "datacenter"
+    assert sysdesc.choose_system_type("datacenter", {bench: {"Offline"}}) == "datacenter"
+    assert sysdesc.choose_system_type("edge", {bench: {"Server", "Offline"}}) == "datacenter"

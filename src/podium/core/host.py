@@ -17,6 +17,7 @@ import shutil
 import subprocess
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+import importlib
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -220,8 +221,8 @@ def detect_accelerators() -> list[Accelerator]:
 
 
 def _nvml_accelerators() -> list[Accelerator] | None:
-    try:
-        import pynvml
+    try:   # nvidia-ml-py, when installed (an optional dependency without type hints)
+        pynvml: Any = importlib.import_module("pynvml")
     except ImportError:
         return None
     try:
