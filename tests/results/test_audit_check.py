@@ -87,10 +87,17 @@ def test_a_clean_audit_has_no_compliance_errors(run_dir, package) -> None:
 
 def test_before_v6_the_audits_go_to_the_compliance_tree(package_v51, tmp_path) -> None:
     """Before v6.0 the official checker reads a package's audits in compliance/<system>/<benchmark>/<scenario>/
-    (its COMPLIANCE_PATH), not in the scenario folder: the build puts them there, `podium check` reads them
+    (its COMPLIANCE_PATH) and its user.conf, README.md and measurements file in measurements/<system>/...
+    (MEASUREMENTS_PATH), not in the scenario folder: the build puts them there, `podium check` reads them
     there, and an audit left in the scenario folder is an error, as that round's checker would not find it."""
     audits = Path("compliance") / SYSTEM / "resnet" / "SingleStream"
-    assert not list((package_v51 / RESULT).glob("TEST*"))
+    assert {p.name for p in (package_v51 / RESULT).iterdir()} == {"performance", "accuracy"}
+    measured = package_v51 / "measurements" / SYSTEM / "resnet" / "SingleStream"
+    assert {p.name for p in measured.iterdir()} == {"user.conf", "mlperf.conf", "README.md",
+                                                    f"{SYSTEM}_podium_SingleStream.json"}
+    assert f"(their folders in {audits}/)" in (measured / "README.md").read_text()
+    report = check_tree(package_v51, official_tools=False, rules=["inference.required_files"])
+    assert [f.message for p in report.packages for f in p.findings] == []
     assert {d.name for d in (package_v51 / audits).iterdir()} == {"TEST01", "TEST04"}
     assert (package_v51 / audits / "TEST01" / "accuracy" / "mlperf_log_accuracy.json").is_file()
     records = package_v51 / "podium" / SYSTEM / "resnet" / "SingleStream"

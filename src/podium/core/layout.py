@@ -61,6 +61,8 @@ SCENARIO_FILES = (USER_CONF, MEASUREMENTS, MLPERF_CONF)
 MAX_ACCURACY_LOG_BYTES = 10 * 1024          # a truncated accuracy log's limit (constants.py MAX_ACCURACY_LOG_SIZE)
 SOURCE_FOLDER, SOURCE_FOLDER_BEFORE_V6 = "src", "code"   # the checker's SRC_PATH
 COMPLIANCE = "compliance"   # before v6.0 a package's audits lie in compliance/<system>/<benchmark>/<scenario>/TEST0x
+MEASUREMENTS_DIR = "measurements"   # and its user.conf, README.md, <system>_podium_<scenario>.json under measurements/
+IMPLEMENTATION = "podium"   # the implementation name in a measurements file's name (<system>_<impl>_<scenario>.json)
 
 DIR_MODE = FILE_MODE | (FILE_MODE & 0o444) >> 2   # searchable where readable: 0755 beside 0644
 
@@ -101,9 +103,21 @@ def compliance_mirror(path: Path, tree: Path) -> Path:
     return tree / COMPLIANCE / path.relative_to(tree / RESULTS)
 
 
+def measurements_mirror(path: Path, tree: Path) -> Path:
+    """The place under `<tree>/measurements/` of a scenario folder under `<tree>/results/`: where a package of a
+    round before v6.0 keeps that scenario's user.conf, README.md and measurements file (MEASUREMENTS_PATH)."""
+    return tree / MEASUREMENTS_DIR / path.relative_to(tree / RESULTS)
+
+
+def measurements_file(system_id: str, scenario: str) -> str:
+    """The name of a measurements file under measurements/ (rounds before v6.0): <system>_podium_<scenario>.json,
+    which the checker finds by the system's name and the scenario's."""
+    return f"{system_id}_{IMPLEMENTATION}_{scenario}.json"
+
+
 def audits_beside_results(round_key: tuple[int, int]) -> bool:
-    """Whether a package of the round (`(6, 0)` for v6.0) keeps its audits in the scenario folders (v6.0
-    onwards) rather than under compliance/ (every earlier round)."""
+    """Whether a package of the round (`(6, 0)` for v6.0) keeps its audits and measurements in the scenario
+    folders (v6.0 onwards) rather than under compliance/ and measurements/ (every earlier round)."""
     return round_key >= (6, 0)
 
 

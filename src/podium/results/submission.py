@@ -10,7 +10,8 @@ Inference, the current layout (v5.0 onwards; shared/reference/inference_suite.md
                   accuracy.txt (+ hash=)}
         TEST0x/{performance/run_1/, accuracy/ (TEST01), verify_*.txt, audit.config}   the audits, as run
                                                 (before v6.0: in compliance/<system>/<benchmark>/<scenario>/)
-        user.conf, measurements.json, README.md
+        user.conf, measurements.json, README.md     (before v6.0: in measurements/<system>/<benchmark>/<scenario>/,
+                                                with mlperf.conf, the measurements as <system>_podium_<scenario>.json)
     <division>/<org>/podium/<system>/<benchmark>/<scenario>/...    Podium's records: podium_run.json, accuracy.json
     <division>/<org>/calibration.md                          closed division: a template the submitter completes
 
@@ -18,10 +19,12 @@ The official checker compares each result folder's file list with its own and dr
 holding anything else ("file list mismatch"), so Podium's records are kept at the same place under `podium/`,
 which no checker reads (`layout.podium_mirror`). The audits' folders go where the round's checker reads them
 (COMPLIANCE_PATH): from v6.0 in the scenario folder, where the runs wrote them; before v6.0 at the scenario's
-place under `<division>/<org>/compliance/` (`layout.compliance_mirror`). The system description's
-`system_type` is one in which every benchmark of the package has required scenarios in the round (ResNet-50 is
-edge-only from v5.1): the one the runs recorded when it is, else the first of edge, datacenter,
-"datacenter,edge" that is, with a note; `--system-type` that is not is refused.
+place under `<division>/<org>/compliance/` (`layout.compliance_mirror`). So do user.conf, README.md and the
+measurements file (MEASUREMENTS_PATH: under `measurements/` before v6.0, `layout.measurements_mirror`).
+The system description's `system_type` is the one the package's results make whole: every benchmark has
+required scenarios in it (ResNet-50 is edge-only from v5.1) and they are all present; the one the runs recorded
+when it is, else the first of edge, datacenter, "datacenter,edge" that is, with a note (when none is whole, the
+recorded one if it fits); `--system-type` that does not fit is refused.
 
 Training (training.md §4.4): `<division>/<org>/systems/<system>.json`, `results/<system>/<benchmark>/result_<i>.txt`,
 `benchmarks/<benchmark>/implementations/podium/README.md`. With both kinds of runs the packages go under
@@ -61,7 +64,8 @@ from podium.results import layout
 from podium.results import system as sysdesc
 from podium.results.checker.finding import Finding
 from podium.core.layout import (CALIBRATION, CALIBRATION_TEMPLATE_MARK, COMPLIANCE_ACCURACY, PODIUM_RECORDS,
-                                VERIFY_ACCURACY, audits_beside_results, compliance_mirror, podium_mirror)
+                                MEASUREMENTS, VERIFY_ACCURACY, audits_beside_results, compliance_mirror,
+                                measurements_file, measurements_mirror, podium_mirror)
 from podium.results.layout import (ACC_FILES, ACCURACY, ACCURACY_JSON, ACCURACY_LOG, ACCURACY_TXT, DETAIL_LOG,
                                    MAX_ACCURACY_LOG_BYTES, PERF_FILES, PERFORMANCE, RUN_RECORD, SCALING_FILE,
                                    SCENARIO_FILES, SUMMARY_LOG, TRACE_LOG, ScenarioFolder, TrainingFolder,
@@ -458,8 +462,11 @@ class _Packer:
         for r in results:
             dest = layout.scenario_dir(pkg, r.system, r.benchmark, r.scenario)
             mirror = podium_mirror(dest, pkg)
-            _copy_scenario(r.path, dest, mirror, dest if audits_here else compliance_mirror(dest, pkg))
-            atomic_write(dest / layout.README, scenario_readme(r, mirror))
+            places = _Places(dest, MEASUREMENTS) if audits_here else _Places(
+                compliance_mirror(dest, pkg), measurements_file(r.system, r.scenario), measurements_mirror(dest, pkg))
+            _copy_scenario(r.path, dest, mirror, places)
+            atomic_write((places.files or dest) / layout.README,
+                         scenario_readme(r, mirror, None if audits_here else places.audits))
             readme = layout.inference_readme(pkg, r.benchmark, source_folder)
             if not readme.exists():
                 atomic_write(readme, source_readme(r.benchmark))
@@ -586,22 +593,35 @@ OFFICIAL_FILES = {PERFORMANCE: (DETAIL_LOG, SUMMARY_LOG, ACCURACY_LOG),
                   ACCURACY: (DETAIL_LOG, SUMMARY_LOG, ACCURACY_LOG, ACCURACY_TXT)}
 
 
-def _copy_scenario(src: Path, dest: Path, mirror: Path, audits: Path) -> None:
+@dataclass(frozen=True)
+class _Places:
+    """Where a scenario's audits and its user.conf, README.md and measurements file go in the round's layout:
+    in the scenario folder from v6.0; under compliance/ and measurements/ before (`files`), the measurements
+    file named <system>_podium_<scenario>.json there."""
+
+    audits: Path
+    measurements_name: str
+    files: Path | None = None      # None: the scenario folder
+
+
+def _copy_scenario(src: Path, dest: Path, mirror: Path, places: _Places) -> None:
     """The scenario's files (copied without their modes: `make_public` sets them) into `dest`, its Podium records
-    into `mirror` (the same place under podium/), its audits' folders as they are into `audits` (the round's
-    place: `dest`, or its place under compliance/); accuracy logs truncated."""
+    into `mirror` (the same place under podium/), its audits' folders as they are and its user.conf, mlperf.conf
+    and measurements where the round's layout keeps them (`places`); accuracy logs truncated."""
     for sub, names in OFFICIAL_FILES.items():
         (dest / sub).mkdir(parents=True)
         for name in names:
             if (src / sub / name).is_file():
                 shutil.copyfile(src / sub / name, dest / sub / name)
         _copy_records(src / sub, mirror / sub)
+    files = places.files or dest
     for name in SCENARIO_FILES:
         if (src / name).is_file():
-            shutil.copyfile(src / name, dest / name)
+            ensure_dir(files)
+            shutil.copyfile(src / name, files / (places.measurements_name if name == MEASUREMENTS else name))
     for test in layout.compliance_dirs(src):
-        _copy_audit(test, audits / test.name, mirror / test.name)
-    compliance_accuracy = [d / ACCURACY for d in layout.compliance_dirs(audits) if (d / ACCURACY).is_dir()]
+        _copy_audit(test, places.audits / test.name, mirror / test.name)
+    compliance_accuracy = [d / ACCURACY for d in layout.compliance_dirs(places.audits) if (d / ACCURACY).is_dir()]
     for acc_dir in [dest / ACCURACY, *compliance_accuracy]:
         truncate_accuracy_log(acc_dir)
 
@@ -652,9 +672,10 @@ def _copy_public_record(src: Path, dest: Path) -> None:
     atomic_write(dest, text)
 
 
-def scenario_readme(result: ScenarioFolder, records: Path) -> str:
+def scenario_readme(result: ScenarioFolder, records: Path, audits_at: Path | None = None) -> str:
     """The README.md the checker wants beside user.conf: what ran, from the run record (in `records`, the
-    scenario's folder under podium/)."""
+    scenario's folder under podium/); `audits_at`: the folder holding the audits' folders, when it is not the
+    scenario folder (before v6.0: under compliance/)."""
     from podium import __version__
 
     record = read_run_record(records / PERFORMANCE / RUN_RECORD) or {}
@@ -674,7 +695,8 @@ def scenario_readme(result: ScenarioFolder, records: Path) -> str:
         lines.append(f"- dataset: {dataset.get('name', '?')}, {dataset.get('count', '?')} samples")
     audits = ", ".join(d.name for d in layout.compliance_dirs(result.path))
     if audits:
-        lines.append(f"- audits: {audits} (their folders beside this file)")
+        where = "beside this file" if audits_at is None else f"in {audits_at.relative_to(records.parents[3])}/"
+        lines.append(f"- audits: {audits} (their folders {where})")
     lines += ["", "The settings in effect are in user.conf. Podium's records of the runs (podium_run.json, "
               "accuracy.json) are in the same place under the package's podium/ folder, out of the folders whose "
               "files the submission checker lists.", ""]

@@ -36,22 +36,23 @@ def _closed_error(result: ScenarioView, rule_id: str, path: object, message: str
 
 @rule("inference.required_files", Scope.SCENARIO)
 def required_files(result: ScenarioView) -> Iterator[Finding]:
-    """The files of the submission layout are present, and measurements.json has its fields."""
-    wanted = [PERFORMANCE / f for f in PERF_FILES] + [ACCURACY / f for f in ACC_FILES]
-    wanted += [Path("user.conf"), Path("measurements.json")]
+    """The files of the submission layout are present where the round's checker reads them (user.conf, README.md
+    and the measurements under measurements/ before v6.0), and the measurements file has its fields."""
+    wanted = [result.path / PERFORMANCE / f for f in PERF_FILES] + [result.path / ACCURACY / f for f in ACC_FILES]
+    measurements_path = result.measurements_path
+    wanted += [measurements_path.parent / "user.conf", measurements_path]
     if result.ctx.package.is_submission:
-        wanted.append(Path("README.md"))
-    for rel in wanted:
-        path = result.path / rel
+        wanted.append(measurements_path.parent / "README.md")
+    for path in wanted:
         if not path.is_file():
             yield error("inference.required_files", path, "missing")
         elif path.stat().st_size == 0:
             yield error("inference.required_files", path, "empty")
-    measurements = read_json(result.path / "measurements.json")
+    measurements = read_json(measurements_path)
     if isinstance(measurements, dict):
         for name in MEASUREMENT_FIELDS:
             if name not in measurements:
-                yield error("inference.required_files", result.path / "measurements.json", f"field {name!r} missing")
+                yield error("inference.required_files", measurements_path, f"field {name!r} missing")
 
 
 def _detail_logs(result: ScenarioView) -> Iterator[tuple[Path, Any]]:

@@ -19,7 +19,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from podium.core.layout import audits_beside_results, compliance_mirror, podium_mirror
+from podium.core.layout import (MEASUREMENTS, audits_beside_results, compliance_mirror, measurements_file,
+                                measurements_mirror, podium_mirror)
 from podium.loadgen.logparse import DetailLogContents, read_accuracy, read_detail, read_summary
 from podium.results.layout import (ACCURACY, ACCURACY_JSON, ACCURACY_LOG, ACCURACY_TXT, DETAIL_LOG, PERFORMANCE,
                                    RUN_RECORD, SUMMARY_LOG, Package, UnreadableFile, campaign_record,
@@ -135,12 +136,23 @@ class ScenarioView:
     def audit_home(self) -> Path:
         """Where the scenario's audits belong: the scenario folder in a run tree and in a package of v6.0
         onwards, its place under compliance/ in a package of an earlier round (the checker's COMPLIANCE_PATH)."""
+        return self.path if self._current_layout else compliance_mirror(self.path, self.ctx.package.root)
+
+    @property
+    def measurements_path(self) -> Path:
+        """The scenario's measurements file: measurements.json in the scenario folder (run trees, packages of
+        v6.0 onwards), else <system>_podium_<scenario>.json at its place under measurements/ (MEASUREMENTS_PATH);
+        user.conf and README.md lie beside it."""
+        if self._current_layout:
+            return self.path / MEASUREMENTS
+        return measurements_mirror(self.path, self.ctx.package.root) / measurements_file(self.system, self.scenario)
+
+    @property
+    def _current_layout(self) -> bool:
+        """A run tree, or a package of v6.0 onwards: audits and measurements in the scenario folder."""
         from podium.results.system import round_key   # not at import: results.system imports the checker
 
-        package = self.ctx.package
-        if not package.is_submission or audits_beside_results(round_key(self.ctx.round_name or "current")):
-            return self.path
-        return compliance_mirror(self.path, package.root)
+        return not self.ctx.package.is_submission or audits_beside_results(round_key(self.ctx.round_name or "current"))
 
     def misplaced_audits(self) -> list[Path]:
         """Audits of a package's scenario found at the place its round's checker does not read."""
