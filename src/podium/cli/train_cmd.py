@@ -104,34 +104,36 @@ def cmd_train(args: argparse.Namespace) -> int:
     return _train_here(args)
 
 
-def _submit(args: argparse.Namespace) -> int:
-    """Submit the campaign to Slurm (`podium.training.slurm`): settings refused here first, one seed for all."""
+def _checked_seed(args: argparse.Namespace) -> int:
+    """The campaign's seed (--seed, else drawn here, once for every rank), after its settings were refused here,
+    once, rather than by every rank after torch has started."""
     import secrets
 
-    from podium.training import slurm
     from podium.training.campaign import Distribution, plan_specs
     from podium.workloads import WORKLOADS
+
+    seed = args.seed if args.seed is not None else secrets.randbelow(2**30)
+    plan_specs(WORKLOADS.get(args.workload), campaign_config(args, seed, "cpu"), Distribution())
+    return int(seed)
+
+
+def _submit(args: argparse.Namespace) -> int:
+    """Submit the campaign to Slurm (`podium.training.slurm`): settings refused here first, one seed for all."""
+    from podium.training import slurm
 
     job = slurm.SlurmJob(nodes=args.nnodes, ranks_per_node=args.nproc, gpus_per_node=args.gpus_per_node,
                          partition=args.partition, time_limit=args.time_limit, job_name=f"podium-{args.workload}",
                          sbatch_args=tuple(args.sbatch_arg))
-    seed = args.seed if args.seed is not None else secrets.randbelow(2**30)
-    plan_specs(WORKLOADS.get(args.workload), campaign_config(args, seed, "cpu"), Distribution())
+    seed = _checked_seed(args)
     argv = [*worker_argv(args, seed), "--nproc", str(args.nproc), "--launcher", "slurm"]
     return slurm.submit(job, argv, Path(args.out))
 
 
 def _launch(args: argparse.Namespace) -> int:
     """Run this command as --nproc ranks on this node, with one seed chosen here (rank 0's wins across nodes)."""
-    import secrets
-
     from podium.training import distributed
-    from podium.training.campaign import Distribution, plan_specs
-    from podium.workloads import WORKLOADS
 
-    seed = args.seed if args.seed is not None else secrets.randbelow(2**30)
-    # Settings are refused here, once, rather than by every rank after torch has started.
-    plan_specs(WORKLOADS.get(args.workload), campaign_config(args, seed, "cpu"), Distribution())
+    seed = _checked_seed(args)
     rdzv = distributed.Rendezvous(nnodes=args.nnodes, node_rank=args.node_rank, endpoint=args.rdzv_endpoint)
     return distributed.launch(args.nproc, worker_argv(args, seed), rdzv)
 

@@ -24,7 +24,7 @@ from typing import Any
 
 __all__ = ["NOT_DETECTED", "Accelerator", "accelerator_fields", "cpu_fields", "detect_accelerators",
            "lscpu_fields", "memory_fields", "network_fields", "operating_system", "parse_nvidia_smi",
-           "probe_host", "software_fields", "storage_fields"]
+           "installed_version", "probe_host", "software_fields", "storage_fields"]
 
 NOT_DETECTED = "N/A"
 MEMORY_KIND = re.compile(r"\b(HBM\d?e?|GDDR\d+X?|LPDDR\d+X?)\b", re.I)
@@ -288,7 +288,8 @@ def accelerator_fields(accelerators: list[Accelerator]) -> dict[str, Any]:
             "accelerator_interconnect": NOT_DETECTED}
 
 
-def _version(*dists: str) -> str | None:
+def installed_version(*dists: str) -> str | None:
+    """The version of the first of `dists` that is installed (package metadata: nothing is imported)."""
     for dist in dists:
         try:
             return metadata.version(dist)
@@ -302,8 +303,9 @@ def software_fields() -> dict[str, Any]:
     from podium import __version__
 
     frameworks = [f"{label} {v}" for label, v in (
-        ("ONNX Runtime", _version("onnxruntime", "onnxruntime-gpu")), ("PyTorch", _version("torch"))) if v]
+        ("ONNX Runtime", installed_version("onnxruntime", "onnxruntime-gpu")),
+        ("PyTorch", installed_version("torch"))) if v]
     stack = [f"Podium {__version__}", f"Python {platform.python_version()}"]
-    stack += [f"{label} {v}" for label, v in (("NumPy", _version("numpy")),
-                                               ("mlperf-logging", _version("mlperf-logging"))) if v]
+    stack += [f"{label} {v}" for label, v in (("NumPy", installed_version("numpy")),
+                                               ("mlperf-logging", installed_version("mlperf-logging"))) if v]
     return {"framework": ", ".join(frameworks) or f"Podium {__version__}", "other_software_stack": ", ".join(stack)}

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from podium.core import signals
 from podium.core.errors import ConfigError, TrainingError
+from podium.core.files import atomic_write
 
 SLURM_NODE_FLAG = "--slurm-node"     # what each node's task runs with; not for users
 PORT_BASE, PORT_SPAN = 29500, 2000   # node 0's store listens on PORT_BASE + job id % PORT_SPAN
@@ -144,10 +145,9 @@ def submit(job: SlurmJob, podium_args: list[str], out: Path) -> int:
         raise ConfigError("--launcher slurm needs Slurm's sbatch on PATH (and SLURM_CONF where the cluster "
                           "keeps its configuration elsewhere)")
     folder = out.resolve() / "slurm"
-    folder.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%S")
     script, output = folder / f"podium-{stamp}-{os.getpid()}.sbatch", folder / f"podium-{stamp}-{os.getpid()}.out"
-    script.write_text(batch_script(job, podium_args, output), encoding="utf-8")
+    atomic_write(script, batch_script(job, podium_args, output))   # an OSError: one line naming the path
     process = subprocess.Popen([sbatch, "--parsable", "--wait", *job.sbatch_args, str(script)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     assert process.stdout is not None
@@ -166,7 +166,7 @@ def submit(job: SlurmJob, podium_args: list[str], out: Path) -> int:
     finally:
         relay.done.set()
         thread.join(timeout=5)
-    if code is not None and code < 0:
+    if code < 0:
         return signals.exit_code(-code)
     if code not in (0, 1):
         said = _podium_error(output) or _last_line(process)
@@ -184,7 +184,10 @@ def _wait(process: subprocess.Popen[str], job_id: str) -> int:
     except KeyboardInterrupt as e:
         stop = signals.signum_of(e)
         print(f"podium: stopping: cancelling Slurm job {job_id}", file=sys.stderr, flush=True)
-        subprocess.run(["scancel", job_id], check=False, capture_output=True, timeout=30)
+        try:
+            subprocess.run(["scancel", job_id], check=False, capture_output=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired) as cancel:   # the job then ends at its --time
+            print(f"podium: scancel {job_id} failed ({cancel}); cancel it by hand", file=sys.stderr, flush=True)
         try:
             process.wait(timeout=CANCEL_GRACE_S)
         except subprocess.TimeoutExpired:

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, replace
-from importlib import metadata
 from pathlib import Path
 
 from podium.core import layout
-from podium.core.host import NOT_DETECTED, probe_host
+from podium.core.host import NOT_DETECTED, installed_version, probe_host
 from podium.core.outdir import Staged
 from podium.workloads.base import Division
 
@@ -165,7 +164,7 @@ def system_description(org: str, system: str, division: Division, nodes: int = 1
     "N/A", for a person to fill in."""
     facts = probe_host()
     desc = {name: str(facts.get(name, "")) for name in SYSTEM_FIELDS}
-    torch_version = _installed_version("torch")
+    torch_version = installed_version("torch")
     desc.update({
         "submitter": org, "division": division.value, "status": "Available on-premise", "system_name": system,
         "number_of_nodes": str(nodes), "host_processors_per_node": str(facts.get("host_processors_per_node") or 1),
@@ -178,10 +177,3 @@ def system_description(org: str, system: str, division: Division, nodes: int = 1
     if accelerator is not None:
         desc.update({"accelerators_per_node": str(ranks_per_node), "accelerator_model_name": accelerator})
     return desc
-
-
-def _installed_version(dist: str) -> str | None:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return None

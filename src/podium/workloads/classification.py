@@ -18,6 +18,7 @@ from typing import Any
 from podium.core import signals
 from podium.metrics import METRICS
 from podium.workloads.base import Precision, RunSpec, Workload
+from podium.workloads.torch_program import wrap_for_training
 
 
 class ClassificationProgram:
@@ -65,14 +66,7 @@ class ClassificationProgram:
         self.optimizer.zero_grad(set_to_none=True)
 
     def _wrap(self, model: Any) -> Any:
-        if self.spec.world_size > 1:
-            from torch.nn.parallel import DistributedDataParallel
-
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            model = DistributedDataParallel(model, device_ids=ids)
-        if self.spec.compile:
-            model = self.torch.compile(model)
-        return model
+        return wrap_for_training(model, self.spec, self.device)
 
     def _steps_for(self, samples: int) -> int:
         return math.ceil(samples / self.spec.global_batch_size)

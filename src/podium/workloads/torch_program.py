@@ -18,6 +18,20 @@ from podium.models.base import Model
 from podium.models.export import export_onnx
 from podium.workloads.base import Precision, RunSpec, Workload
 
+def wrap_for_training(model: Any, spec: RunSpec, device: Any) -> Any:
+    """The model as a rank trains it: DistributedDataParallel across ranks, then torch.compile when asked."""
+    import torch
+
+    if spec.world_size > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        ids = [device.index] if device.type == "cuda" else None
+        model = DistributedDataParallel(model, device_ids=ids)
+    if spec.compile:
+        model = torch.compile(model)
+    return model
+
+
 class TorchProgram:
     """The Program protocol over a `Model` of `podium.models`: Adam at `opt_base_learning_rate`, linear warmup over
     `opt_learning_rate_warmup_steps`, one optimizer step per global batch. `input_dtype` is what the exported graph
@@ -45,14 +59,7 @@ class TorchProgram:
             self._warm_up(self.workload.input_shape)
 
     def _wrap(self, model: Any) -> Any:
-        if self.spec.world_size > 1:
-            from torch.nn.parallel import DistributedDataParallel
-
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            model = DistributedDataParallel(model, device_ids=ids)
-        if self.spec.compile:
-            model = self.torch.compile(model)
-        return model
+        return wrap_for_training(model, self.spec, self.device)
 
     def _warm_up(self, shape: tuple[int, ...]) -> None:
         """One forward and backward on zeros, off the clock (lazy kernels, compilation); the initial weights are

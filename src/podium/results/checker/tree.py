@@ -160,7 +160,7 @@ class ScenarioView:
         if not package.is_submission:
             return []
         other = compliance_mirror(self.path, package.root) if self.audit_home == self.path else self.path
-        return compliance_dirs(other) if other.is_dir() else []
+        return compliance_dirs(other)
 
     def _read(self, path: Path, reader: Callable[[Path], Any]) -> Any:
         key = str(path)
