@@ -16,6 +16,12 @@ from podium.core.errors import ConfigError, RunAborted
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a workload to its target, N runs, olympic score")
     p.add_argument("workload", help="a workload name (see `podium list workloads`)")
+    p.add_argument("--data-path", type=Path, metavar="DIR",
+                   help="the dataset, in the layout the workload reads (`podium list workloads` names it)")
+    p.add_argument("--generate-data", type=Path, metavar="DIR",
+                   help="write small data in the workload's layout to DIR and exit (for trying a workload)")
+    p.add_argument("--workers", type=nonnegative_int,
+                   help="data-loading worker processes per rank (default: the cores the ranks leave, up to 8)")
     p.add_argument("--runs", type=positive_int, help="number of runs (default: MLPerf's count for the benchmark)")
     p.add_argument("--division", default="closed", choices=["closed", "open"])
     p.add_argument("--precision", choices=["fp32", "bf16", "fp16"], help="default: the recipe's")
@@ -95,6 +101,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from podium.training import distributed
 
     check_options(args)
+    if args.generate_data is not None:
+        return _generate(args)
     if distributed.in_worker():
         return _train_as_rank(args)
     if args.launcher == "slurm" and not args.slurm_node:
@@ -104,16 +112,34 @@ def cmd_train(args: argparse.Namespace) -> int:
     return _train_here(args)
 
 
+def _generate(args: argparse.Namespace) -> int:
+    from podium.workloads import WORKLOADS
+
+    workload = WORKLOADS.get(args.workload)
+    if workload.data is None:
+        raise ConfigError(f"workload {workload.name} brings its own data: it has nothing to generate",
+                          key="--generate-data")
+    root = workload.data.generate(args.generate_data)
+    print(f"wrote {workload.data.description} to {root}; train with --data-path {root}")
+    return 0
+
+
+def bound_workload(args: argparse.Namespace) -> Any:
+    """The workload these options name, reading --data-path when it reads one."""
+    from podium.workloads import WORKLOADS
+
+    return WORKLOADS.get(args.workload).with_data(args.data_path)
+
+
 def _checked_seed(args: argparse.Namespace) -> int:
     """The campaign's seed (--seed, else drawn here, once for every rank), after its settings were refused here,
     once, rather than by every rank after torch has started."""
     import secrets
 
     from podium.training.campaign import Distribution, plan_specs
-    from podium.workloads import WORKLOADS
 
     seed = args.seed if args.seed is not None else secrets.randbelow(2**30)
-    plan_specs(WORKLOADS.get(args.workload), campaign_config(args, seed, "cpu"), Distribution())
+    plan_specs(bound_workload(args), campaign_config(args, seed, "cpu"), Distribution())
     return int(seed)
 
 
@@ -160,7 +186,8 @@ def worker_argv(args: argparse.Namespace, seed: int) -> list[str]:
     argv = ["train", args.workload, "--division", args.division, "--seed", str(seed), "--out", args.out,
             "--system", args.system, "--org", args.org, "--device", args.device]
     for flag, value in (("--runs", args.runs), ("--precision", args.precision), ("--batch-size", args.batch_size),
-                        ("--threads", args.threads)):
+                        ("--threads", args.threads), ("--workers", args.workers),
+                        ("--data-path", args.data_path and args.data_path.resolve())):
         if value is not None:
             argv += [flag, str(value)]
     for flag, on in (("--compile", args.compile), ("--no-check", args.no_check), ("--no-models", args.no_models)):
@@ -180,15 +207,14 @@ def campaign_config(args: argparse.Namespace, seed: int | None, device: str) -> 
         precision=Precision.parse(args.precision) if args.precision else None, seed=seed,
         out=Path(args.out), system=args.system, org=args.org, overrides=parse_overrides(args.set),
         per_rank_batch_size=args.batch_size, compile=args.compile, device=device,
-        check_compliance=not args.no_check, save_models=not args.no_models)
+        check_compliance=not args.no_check, save_models=not args.no_models, loader_workers=args.workers)
 
 
 def _train_here(args: argparse.Namespace) -> int:
     from podium.training import Campaign, distributed
     from podium.training.campaign import Distribution
-    from podium.workloads import WORKLOADS
 
-    workload = WORKLOADS.get(args.workload)
+    workload = bound_workload(args)
     if args.threads:
         import torch
 

@@ -70,11 +70,11 @@ def parse_val_map(file: Path, expected: str) -> tuple[list[tuple[str, int]], np.
     return files, np.asarray(labels, dtype=np.int64)
 
 
-def resize_with_aspect_ratio(image: np.ndarray, interpolation: int) -> np.ndarray:
-    """HWC image -> its shorter side 256, the longer one scaled in proportion and truncated (the reference's
-    `resize_with_aspectratio` with scale 87.5)."""
+def resize_with_aspect_ratio(image: np.ndarray, interpolation: int, size: int = IMAGE_SIZE) -> np.ndarray:
+    """HWC image -> its shorter side 256 (`size` / 87.5 %), the longer one scaled in proportion and truncated (the
+    reference's `resize_with_aspectratio` with scale 87.5)."""
     height, width = image.shape[:2]
-    short = int(100.0 * IMAGE_SIZE / RESIZE_SCALE_PERCENT)
+    short = int(100.0 * size / RESIZE_SCALE_PERCENT)
     if height > width:
         size_wh = (short, int(short * height / width))
     else:
@@ -83,23 +83,23 @@ def resize_with_aspect_ratio(image: np.ndarray, interpolation: int) -> np.ndarra
     return resized
 
 
-def centre_crop(image: np.ndarray) -> np.ndarray:
-    """The middle IMAGE_SIZE x IMAGE_SIZE of an HWC image (the reference's `center_crop`: offsets truncated)."""
+def centre_crop(image: np.ndarray, size: int = IMAGE_SIZE) -> np.ndarray:
+    """The middle `size` x `size` of an HWC image (the reference's `center_crop`: offsets truncated)."""
     height, width = image.shape[:2]
-    top, left = int((height - IMAGE_SIZE) / 2), int((width - IMAGE_SIZE) / 2)
-    return image[top:top + IMAGE_SIZE, left:left + IMAGE_SIZE]
+    top, left = int((height - size) / 2), int((width - size) / 2)
+    return image[top:top + size, left:left + size]
 
 
-def resized_rgb_crop(image_bgr: np.ndarray, interpolation: int) -> np.ndarray:
-    """A decoded BGR image -> the float32 RGB 224x224 centre crop after the aspect-preserving resize."""
+def resized_rgb_crop(image_bgr: np.ndarray, interpolation: int, size: int = IMAGE_SIZE) -> np.ndarray:
+    """A decoded BGR image -> the float32 RGB `size` x `size` centre crop after the aspect-preserving resize."""
     rgb = opencv().cvtColor(image_bgr, opencv().COLOR_BGR2RGB)
-    return np.asarray(centre_crop(resize_with_aspect_ratio(rgb, interpolation)), dtype=np.float32)
+    return np.asarray(centre_crop(resize_with_aspect_ratio(rgb, interpolation, size), size), dtype=np.float32)
 
 
-def pre_process_vgg(image_bgr: np.ndarray) -> np.ndarray:
+def pre_process_vgg(image_bgr: np.ndarray, size: int = IMAGE_SIZE) -> np.ndarray:
     """ResNet-50's preprocessing (the reference's `pre_process_vgg`): INTER_AREA resize, crop, means subtracted.
-    Returns float32 HWC RGB."""
-    pixels = resized_rgb_crop(image_bgr, opencv().INTER_AREA)
+    Returns float32 HWC RGB, `size` pixels a side (224; the tiny training tests use less)."""
+    pixels = resized_rgb_crop(image_bgr, opencv().INTER_AREA, size)
     pixels -= np.asarray(CHANNEL_MEANS_RGB, dtype=np.float32)
     return pixels
 

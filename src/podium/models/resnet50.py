@@ -61,24 +61,28 @@ def bottleneck(cin: int, width: int, stride: int) -> Any:
     return Bottleneck()
 
 
-def resnet50(classes: int = CLASSES) -> Any:
+def resnet50(classes: int = CLASSES, width: int = STAGE_WIDTHS[0]) -> Any:
     """The network, untrained (torchvision's initialization: He-normal convolutions, unit batch norms):
-    (N, 3, 224, 224) float32 -> (N, classes) logits."""
+    (N, 3, 224, 224) float32 -> (N, classes) logits. `width` is the stem's and first stage's width (64); the
+    stages keep their ratios (1, 2, 4, 8): a narrower `width` is the same 50-layer network with fewer channels,
+    which the tiny training tests use. Any input side of 32 pixels or more works (the pooling is global)."""
     from torch import nn
+
+    widths = tuple(w * width // STAGE_WIDTHS[0] for w in STAGE_WIDTHS)
 
     class ResNet50(nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
-            self.bn1 = nn.BatchNorm2d(64)
+            self.conv1 = nn.Conv2d(3, widths[0], 7, 2, 3, bias=False)
+            self.bn1 = nn.BatchNorm2d(widths[0])
             self.relu = nn.ReLU(inplace=True)
             self.maxpool = nn.MaxPool2d(3, 2, 1)
-            cin = 64
-            for stage, (blocks, width) in enumerate(zip(BLOCKS_PER_STAGE, STAGE_WIDTHS, strict=True), 1):
+            cin = widths[0]
+            for stage, (blocks, stage_width) in enumerate(zip(BLOCKS_PER_STAGE, widths, strict=True), 1):
                 layer = []
                 for i in range(blocks):
-                    layer.append(bottleneck(cin, width, 2 if i == 0 and stage > 1 else 1))
-                    cin = width * EXPANSION
+                    layer.append(bottleneck(cin, stage_width, 2 if i == 0 and stage > 1 else 1))
+                    cin = stage_width * EXPANSION
                 setattr(self, f"layer{stage}", nn.Sequential(*layer))
             self.avgpool = nn.AdaptiveAvgPool2d(1)
             self.fc = nn.Linear(cin, classes)

@@ -59,6 +59,7 @@ class CampaignConfig:
     device: str = "cpu"                      # torch device of every rank ("cuda:<local rank>" under NCCL)
     check_compliance: bool = True            # run the official compliance checker after each run (if installed)
     save_models: bool = True
+    loader_workers: int | None = None        # data-loading processes per rank; None: the feed's default
 
 
 @dataclass(frozen=True)
@@ -170,7 +171,7 @@ def plan_specs(workload: Workload, config: CampaignConfig, dist: Distribution) -
                     gradient_accumulation_steps=workload.recipe.gradient_accumulation_steps,
                     precision=config.precision or workload.recipe.precision, rank=dist.rank,
                     world_size=dist.world_size, run_index=i, compile=config.compile,
-                    device=config.device)
+                    device=config.device, loader_workers=config.loader_workers)
             for i, seed in enumerate(seeds_for(config, count))]
 
 

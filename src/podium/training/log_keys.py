@@ -54,6 +54,8 @@ def run_keys(workload: Workload, spec: RunSpec) -> list[tuple[str, Any]]:
     ]
     keys += [(name, value) for name, value in spec.hyperparameters.items() if name in logged]
     keys += list(workload.extra_log.items())
+    if workload.run_log is not None:
+        keys += list(workload.run_log(spec).items())
     if ruleset_tuple(workload.identity.ruleset) >= (6, 0, 0):
         keys += disclosure_keys(workload, spec)
     return keys

@@ -4,7 +4,7 @@ Built-in plugins: `digits` (scikit-learn's 8x8 digits, a small ResNet; converges
 suite's `tiny-detection` and `tiny-segmentation` (generated shapes in COCO layout, volumes in KiTS19 layout;
 seconds each), and the scripted workloads (`scripted-resnet50`, `scripted-llama31-8b`: no training, the eval
 metric follows a given curve) that drive the harness through closed ResNet-50 and Llama 3.1 8B logs. Third-party
-workloads register through the `podium.workloads` entry-point group.
+workloads register through the `podium.workloads` entry-point group. Modules named `_private` are not scanned.
 """
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ from __future__ import annotations
 from podium.workloads.base import Workload
 from podium.core.registry import Registry
 
-WORKLOADS: Registry[Workload] = Registry(
-    "workload", "podium.workloads", builtins=("podium.workloads.digits", "podium.workloads.scripted",
-                                         "podium.workloads.tiny_detection", "podium.workloads.tiny_segmentation"))
+# Every module of this package is imported on the first lookup: a new workload is one file, listed nowhere.
+WORKLOADS: Registry[Workload] = Registry("workload", "podium.workloads", package="podium.workloads")
 
 __all__ = ["WORKLOADS", "Workload"]

@@ -157,6 +157,7 @@ class RunSpec:
     run_index: int = 0
     compile: bool = False
     device: str = "cpu"
+    loader_workers: int | None = None   # data-loading worker processes per rank; None: the workload's default
 
     @property
     def global_batch_size(self) -> int:
@@ -186,6 +187,20 @@ class Program(Protocol):
 
 
 @dataclass(frozen=True)
+class DataLayout:
+    """The official on-disk layout a workload reads from `podium train --data-path`.
+
+    `bind(workload, path)` is the workload reading that path: its sample counts and `datasets` opened there (it
+    lists the layout, refusing a wrong one in one line naming the path, but reads no sample: training rules
+    §Data set). `generate(root, **options)` writes small data in the same layout, for tests and the tiny suite.
+    """
+
+    description: str
+    bind: Callable[[Workload, Path], Workload]
+    generate: Callable[..., Path]
+
+
+@dataclass(frozen=True)
 class Workload:
     """A training workload, declared as data. A new workload is one small file in `podium/workloads/`."""
 
@@ -206,3 +221,19 @@ class Workload:
     reference: ReferenceConvergence | None = None
     runs: int | None = None                      # None: MLPerf's count for the benchmark
     extra_log: Mapping[str, Any] = field(default_factory=dict)  # fixed keys logged at init
+    run_log: Callable[[RunSpec], Mapping[str, Any]] | None = None   # keys logged at init that the run decides
+    data: DataLayout | None = None               # the layout `--data-path` names; None: the workload brings its data
+    bound_to: Path | None = None                 # the path `data.bind` read
+
+    def with_data(self, path: Path | None) -> Workload:
+        """This workload reading `path` (`--data-path`); a ConfigError naming the layout when one is needed and
+        none was given, or when a path is given to a workload that brings its own data."""
+        if self.data is None:
+            if path is not None:
+                raise ConfigError(f"workload {self.name} brings its own data: drop --data-path", key="--data-path")
+            return self
+        if path is None:
+            raise ConfigError(f"workload {self.name} needs --data-path: {self.data.description} "
+                              f"(`podium train {self.name} --generate-data DIR` writes a small one)",
+                              key="--data-path")
+        return self.data.bind(self, Path(path))

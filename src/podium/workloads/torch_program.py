@@ -52,7 +52,7 @@ class TorchProgram:
         self.torch = torch
         self.device = torch.device(self.spec.device)
         self.model = self.definition.build().to(self.device)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.hp["opt_base_learning_rate"])
+        self.optimizer = self._optimizer()
         self.autocast_dtype = {Precision.BF16: torch.bfloat16, Precision.FP16: torch.float16}.get(self.spec.precision)
         self.train_model = self._wrap(self.model)
         if self.workload.input_shape:
@@ -60,6 +60,10 @@ class TorchProgram:
 
     def _wrap(self, model: Any) -> Any:
         return wrap_for_training(model, self.spec, self.device)
+
+    def _optimizer(self) -> Any:
+        """The optimizer of `self.model` (Adam here; a subclass uses its recipe's)."""
+        return self.torch.optim.Adam(self.model.parameters(), lr=self.hp["opt_base_learning_rate"])
 
     def _warm_up(self, shape: tuple[int, ...]) -> None:
         """One forward and backward on zeros, off the clock (lazy kernels, compilation); the initial weights are
