@@ -18,6 +18,12 @@ def test_list_workloads(capsys):
     assert main(["list", "workloads"]) == 0
     out = capsys.readouterr().out
     assert "digits" in out and "scripted-llama31-8b" in out and "log_perplexity <= 3.3" in out
+    assert "resnet50: --data-path <root>/train/<wnid>/*.JPEG" in out and "digits: brings its own data" in out
+
+
+def test_data_path_is_refused_where_the_workload_brings_its_data(capsys, tmp_path):
+    assert main(["train", "digits", "--data-path", str(tmp_path), "--out", str(tmp_path)]) == 2
+    assert "digits brings its own data: drop --data-path" in capsys.readouterr().err
 
 
 def test_unknown_workload_names_the_nearest(capsys, tmp_path):

@@ -1,4 +1,4 @@
-"""`podium list workloads`: what can be trained, with its MLPerf identity and quality target."""
+"""`podium list workloads`: what can be trained, with its MLPerf identity, quality target and the data it reads."""
 
 from __future__ import annotations
 
@@ -24,4 +24,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     print(f"{'workload':<{widths[0]}}  {'benchmark':<{widths[1]}}  {'target':<{widths[2]}}  summary")
     for row in rows:
         print(f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]}")
+    print()
+    for name in WORKLOADS.names():
+        layout = WORKLOADS.get(name).data
+        print(f"{name}: " + (f"--data-path {layout.description}" if layout else "brings its own data"))
     return 0
