@@ -107,6 +107,10 @@ def test_a_tiny_resnet50_reaches_the_target_and_its_log_passes_the_official_chec
     assert 0.759 <= record.evaluations[-1].value <= 0.9    # 0.9: the generated data's best achievable top-1
     assert [e.progress for e in record.evaluations][0] == 4  # every 4 epochs
     assert record.compliance is not None and record.compliance.passed, record.compliance
+    loading = record.data_loading     # the feed's own measure, kept in campaign.json
+    assert loading is not None and loading["samples"] >= 8 * 320 and 0 <= loading["wait_fraction"] < 1
+    saved = json.loads((tmp_path / "podium" / "cpu" / "resnet" / "campaign.json").read_text())
+    assert saved["schema_version"] == 5 and saved["runs"][0]["data_loading"]["samples_per_s"] > 0
     log = Path(record.log_path).read_text()
     assert f'"key": "opt_name", "value": "{optimizer}"' in log and '"key": "model_bn_span", "value": 32' in log
     if optimizer == "lars":

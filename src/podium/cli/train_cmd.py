@@ -279,7 +279,10 @@ class ProgressDisplay:
             self._print("\r" + " " * 78, end="\r")
         outcome = "converged" if record.converged else f"aborted: {record.reason}"
         seconds = "-" if record.duration_ms is None else f"{record.duration_ms / 1000:.2f} s"
-        self._print(f"run {record.index + 1}/{self._total}  {seconds}  {outcome}")
+        loading = record.data_loading
+        fed = (f"  (data {loading['samples_per_s']:.0f} samples/s, training waited {loading['wait_fraction']:.0%})"
+               if loading else "")
+        self._print(f"run {record.index + 1}/{self._total}  {seconds}  {outcome}{fed}")
 
     def table(self, result: Any) -> None:
         for line in result_table(result, self.workload.cadence.unit.value):

@@ -39,7 +39,9 @@ from podium.workloads.base import Division, Precision, QualityTarget, RunSpec, W
 #      the RCP scaling, `convergence.score_scaling`)
 #   4: `distribution` ({nodes, ranks_per_node, world_size, accelerators_per_node, device, slurm_job_id}: where
 #      the ranks ran)
-SCHEMA_VERSION = 4
+#   5: `runs[].data_loading` ({samples, batches, wait_s, busy_s, wait_fraction, samples_per_s} of the training
+#      feed, or null): how fast the data came and how long training waited for it
+SCHEMA_VERSION = 5
 
 
 @dataclass(frozen=True)

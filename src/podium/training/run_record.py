@@ -51,6 +51,9 @@ class RunRecord:
     log_path: str | None = None
     model_files: tuple[str, ...] = ()
     compliance: CheckVerdict | None = None
+    # The training feed's own measure (samples, samples_per_s, wait_s, wait_fraction: `podium.workloads.feed`),
+    # for programs that load through one; None otherwise.
+    data_loading: dict[str, Any] | None = None
 
     @property
     def converged(self) -> bool:

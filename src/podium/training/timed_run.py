@@ -152,5 +152,7 @@ class TimedRun:
                 self.sync()
             stop_ms = self.log.end("run_stop", metadata={"status": status.value})
         self.log.close()
+        loading = getattr(self.program, "data_loading", None)   # optional in the Program protocol
         return RunRecord(index=self.spec.run_index, seed=self.spec.seed, status=status, reason=reason,
-                         run_start_ms=start_ms, run_stop_ms=stop_ms, evaluations=tuple(self._evaluations))
+                         run_start_ms=start_ms, run_stop_ms=stop_ms, evaluations=tuple(self._evaluations),
+                         data_loading=loading() if callable(loading) else None)

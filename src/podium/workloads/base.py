@@ -185,6 +185,9 @@ class Program(Protocol):
         """Write the trained model (state dict, ONNX) under `directory`; return the files written."""
         ...
 
+    # Optional: `data_loading() -> dict | None`, the training feed's measure (`podium.workloads.feed.FeedStats`
+    # as JSON), which the harness keeps in the run's record.
+
 
 @dataclass(frozen=True)
 class DataLayout:

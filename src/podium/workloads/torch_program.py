@@ -118,6 +118,11 @@ class TorchProgram:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
 
+    def data_loading(self) -> dict[str, Any] | None:
+        """The feed's measure when the program loads through one (`self.feed`, a `podium.workloads.feed.Feed`)."""
+        feed = getattr(self, "feed", None)
+        return None if feed is None else dict(feed.stats.to_json())
+
     def _batch(self) -> Any:
         """This rank's share of the next global batch (one micro-batch)."""
         raise NotImplementedError
