@@ -4,7 +4,8 @@ optimizer, batch and data, for ResNet-50 and 3D U-Net at small sizes.
 Harness: `podium.training.Campaign` runs the workload for `--epochs` epochs (its target made unreachable, one
 evaluation at the end); samples/s is the epochs' training samples over the sum of their logged
 `epoch_start`..`epoch_stop` spans (mllog times), which include waiting for the feed's worker processes.
-Bare loop: a torch `DataLoader` with the same dataset class, worker count, batch size and shuffling, the same
+Bare loop: a torch `DataLoader` with the same dataset class, worker count and worker set-up (one thread each),
+batch size and shuffling, the same
 network, optimizer, loss and learning-rate schedule call per step, written without any Podium harness code;
 timed per epoch with perf_counter. Both run on the same generated data with the same torch threads. Runs
 alternate (harness, bare, harness, ...) so that drift in the machine's load hits both; the figure is the median of
@@ -32,7 +33,7 @@ from typing import Any
 
 from podium.training import Campaign, CampaignConfig
 from podium.workloads.base import Division, QualityTarget, RunSpec, Workload
-from podium.workloads.feed import default_workers
+from podium.workloads.feed import default_workers, seed_worker
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,7 +72,8 @@ def bare_loop(dataset: Any, model: Any, optimizer: Any, loss_of: Callable[[Any, 
 
     workers = default_workers(RunSpec(seed=seed, hyperparameters={}, per_rank_batch_size=batch))
     loader = DataLoader(dataset, batch_size=batch, shuffle=True, drop_last=True, num_workers=workers,
-                        persistent_workers=workers > 0, generator=torch.Generator().manual_seed(seed))
+                        persistent_workers=workers > 0, generator=torch.Generator().manual_seed(seed),
+                        worker_init_fn=seed_worker if workers > 0 else None)
     model.train()
     warm_up = torch.zeros((batch, *dataset[0][0].shape))   # as the harness's untimed init: lazy kernels first
     model(warm_up).float().sum().backward()

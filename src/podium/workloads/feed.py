@@ -14,6 +14,7 @@ torch is imported on first use.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -83,7 +84,7 @@ class Feed:
             dataset, batch_size=spec.per_rank_batch_size, sampler=self.sampler, num_workers=count,
             pin_memory=pin, drop_last=True, collate_fn=collate, persistent_workers=count > 0,
             prefetch_factor=PREFETCH_BATCHES if count > 0 else None,
-            worker_init_fn=_seed_worker if count > 0 else None,
+            worker_init_fn=seed_worker if count > 0 else None,
             generator=torch.Generator().manual_seed(spec.seed + spec.rank))
         if len(self.loader) == 0:
             from podium.core.errors import ConfigError
@@ -123,7 +124,7 @@ class Feed:
             iterator._shutdown_workers()
 
 
-def _seed_worker(worker: int) -> None:
+def seed_worker(worker: int) -> None:
     """Each worker's numpy and random generators from torch's per-worker seed (itself from the feed's seed), so that
     random augmentation differs across workers and repeats across runs of one seed."""
     import random
@@ -135,6 +136,9 @@ def _seed_worker(worker: int) -> None:
     np.random.seed(seed)
     random.seed(seed)
     torch.set_num_threads(1)   # a worker's augmentation must not compete with the training threads
+    cv2 = sys.modules.get("cv2")
+    if cv2 is not None:        # nor OpenCV's pool, which a forked worker inherits (and can hang in)
+        cv2.setNumThreads(1)
 
 
 def _move(batch: Any, device: Any) -> Any:
