@@ -63,3 +63,15 @@ def test_podium_rule_file_holds_the_declared_target():
     text = (RULES_SOURCE / "training_6.1.0" / "closed_digits.yaml").read_text()
     assert f"v['value'] >= {w.quality.target}" in text
     assert f"== {w.train_samples}" in text and f"== {w.eval_samples}" in text
+
+
+def test_a_target_of_several_parts_is_reached_when_each_part_is():
+    """Mask R-CNN's evaluation answers {"BBOX": box mAP, "SEGM": mask mAP}; both must reach their targets."""
+    from podium.workloads.base import QualityTarget
+
+    target = QualityTarget(metric="BBOX", target=0.377, parts={"SEGM": 0.339})
+    assert target.reached({"BBOX": 0.38, "SEGM": 0.34})
+    assert not target.reached({"BBOX": 0.38, "SEGM": 0.33})
+    assert not target.reached({"BBOX": 0.38})                       # a part missing is not reached
+    assert not target.reached({"BBOX": float("nan"), "SEGM": 0.4})
+    assert target.headline({"BBOX": 0.38, "SEGM": 0.34}) == 0.38 and target.headline(0.5) == 0.5

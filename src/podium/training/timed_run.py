@@ -96,6 +96,8 @@ class TimedRun:
         init_start_ms = self.log.start("init_start")
         for key, value in submission_keys(self.workload, self.submission) + run_keys(self.workload, self.spec):
             self.log.event(key, value)
+        for key, value, metadata in self.workload.init_events:   # e.g. SSD's weights_initialization per tensor
+            self.log.event(key, value, metadata=dict(metadata))
         if self.workload.prepare is not None:
             self.workload.prepare()
         program = self.program = self.workload.program(self.workload, self.spec)
@@ -138,7 +140,8 @@ class TimedRun:
         self.log.end("eval_stop", metadata=at)
         end = {"samples_count": last} if "samples_count" in at else {"first_epoch_num": first}
         self.log.end("block_stop", metadata=end)
-        evaluation = Evaluation(progress=last, value=value, elapsed_ms=now_ms - self.log.last_time_ms["run_start"])
+        evaluation = Evaluation(progress=last, value=self.workload.quality.headline(value),
+                                elapsed_ms=now_ms - self.log.last_time_ms["run_start"])
         self._evaluations.append(evaluation)
         self.observer.evaluated(self.spec.run_index, evaluation)
         return self.workload.quality.reached(value)

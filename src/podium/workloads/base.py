@@ -28,16 +28,31 @@ class CadenceUnit(enum.Enum):
 
 @dataclass(frozen=True)
 class QualityTarget:
-    """The quality a run must reach; logged as `eval_accuracy` whatever the metric (MLPerf convention)."""
+    """The quality a run must reach; logged as `eval_accuracy` whatever the metric (MLPerf convention).
+
+    `parts`: the further targets of an evaluation that answers several numbers, logged as one dict (Mask R-CNN's
+    {"BBOX": box mAP, "SEGM": mask mAP}, closed_maskrcnn.yaml): such an evaluation holds `metric` and every part,
+    and reaches the target when each reaches its own."""
 
     metric: str
     target: float
     direction: Direction = Direction.HIGHER
+    parts: Mapping[str, float] = field(default_factory=dict)
 
-    def reached(self, value: float) -> bool:
+    def reached(self, value: float | Mapping[str, float]) -> bool:
+        if isinstance(value, Mapping):
+            targets = {self.metric: self.target, **self.parts}
+            return all(k in value and self._reaches(float(value[k]), t) for k, t in targets.items())
+        return self._reaches(value, self.target)
+
+    def headline(self, value: float | Mapping[str, float]) -> float:
+        """The one number a run record keeps of an evaluation: `metric`'s part of a dict, else the value."""
+        return float(value[self.metric]) if isinstance(value, Mapping) else float(value)
+
+    def _reaches(self, value: float, target: float) -> bool:
         if not math.isfinite(value):
             return False
-        return value >= self.target if self.direction is Direction.HIGHER else value <= self.target
+        return value >= target if self.direction is Direction.HIGHER else value <= target
 
 
 @dataclass(frozen=True)
@@ -179,7 +194,9 @@ class Program(Protocol):
         """Train on the next `samples` training samples (across ranks); return the mean loss."""
         ...
 
-    def evaluate(self) -> float: ...
+    def evaluate(self) -> float | Mapping[str, float]:
+        """The quality now: one number, or a dict of the parts `QualityTarget.parts` names (logged as is)."""
+        ...
 
     def save(self, directory: Path) -> list[Path]:
         """Write the trained model (state dict, ONNX) under `directory`; return the files written."""
@@ -225,6 +242,7 @@ class Workload:
     runs: int | None = None                      # None: MLPerf's count for the benchmark
     extra_log: Mapping[str, Any] = field(default_factory=dict)  # fixed keys logged at init
     run_log: Callable[[RunSpec], Mapping[str, Any]] | None = None   # keys logged at init that the run decides
+    init_events: tuple[tuple[str, Any, Mapping[str, Any]], ...] = ()   # (key, value, metadata) logged at init
     data: DataLayout | None = None               # the layout `--data-path` names; None: the workload brings its data
     bound_to: Path | None = None                 # the path `data.bind` read
 
