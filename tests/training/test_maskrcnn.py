@@ -1,12 +1,17 @@
 """`maskrcnn`: the COCO loader refuses a wrong layout naming it; RoIAlign is the reference's (a bilinear case by
-hand, the csrc kernel's loop, gradcheck); the mask metric is pycocotools' "segm"; a small network of the same
-family (128-pixel generated shapes, via dataclasses.replace of the workload: the same Program) learns, reaches
-box mAP 0.377 and mask mAP 0.339, and its log passes the official checker under 3.1.0 closed, while the same log
-with a hyperparameter closed division fixes changed fails it."""
+hand, the csrc kernel's loop, gradcheck); suppression is `podium.models.boxes.nms`'s on inclusive boxes; the mask
+metric is pycocotools' "segm"; a small network of the same family (96x80 generated shapes, via dataclasses.replace
+of the workload: the same Program) learns, reaches box mAP 0.377 and mask mAP 0.339, and its log passes the
+official checker under 3.1.0 closed, while the same log with a hyperparameter closed division fixes changed fails it.
+
+Time: the converging run takes 7 to 11 epochs of 17 steps (seeds 0 to 5; its budget is 16), 12 to 20 s of one CPU
+core. It runs on one torch thread: on a loaded 2-core machine two OpenMP threads waiting for each other made it
+ten to twenty times slower (882 s instead of under a minute)."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from pathlib import Path
 
@@ -22,9 +27,9 @@ from podium.models.maskrcnn import CONFIG  # noqa: E402
 from podium.models.roi_align import roi_align  # noqa: E402
 from podium.workloads import WORKLOADS  # noqa: E402
 from podium.workloads import maskrcnn  # noqa: E402
-from podium.workloads.base import Division, RunSpec  # noqa: E402
+from podium.workloads.base import Division  # noqa: E402
 
-# A narrow, shallow ResNet-FPN of the reference's family for 128-pixel images: one bottleneck per stage, 32 FPN
+# A narrow, shallow ResNet-FPN of the reference's family for 80-pixel images: one bottleneck per stage, 32 FPN
 # channels, anchors a quarter of the reference's; inputs scaled to unit deviation (its backbone is not pretrained).
 TINY_NET = dataclasses.replace(
     CONFIG, stage_blocks=(1, 1, 1, 1), stem_channels=16, bottleneck_channels=8, res2_channels=32, fpn_channels=32,
@@ -32,13 +37,15 @@ TINY_NET = dataclasses.replace(
     rpn_batch_per_image=64, pre_nms_top_n_train=300, post_nms_top_n_train=300, pre_nms_top_n_test=300,
     post_nms_top_n_test=300, fpn_post_nms_top_n_test=300, pixel_std=(57.4, 57.1, 58.4))
 BATCH = 4
-OVERRIDES = {"opt_base_learning_rate": 0.02, "opt_learning_rate_warmup_steps": 20}
+IMAGE = (96, 80)   # generated images' (width, height): the shorter side is min_image_size, so none is resized
+# 0.02 / 2 (allowed below a global batch of 16): at 0.02 one seed in a dozen diverged on these 4-image batches
+OVERRIDES = {"opt_base_learning_rate": 0.01, "opt_learning_rate_warmup_steps": 20}
 
 
-def tiny(root: Path, epochs: int = 12):
+def tiny(root: Path, epochs: int = 16):
     """The benchmark's workload with the small network and images, bound to generated data at `root`."""
     workload = WORKLOADS.get("maskrcnn")
-    small = maskrcnn.recipe(min_size=128, max_size=213, per_rank_batch=BATCH,
+    small = maskrcnn.recipe(min_size=IMAGE[1], max_size=133, per_rank_batch=BATCH,
                             decay_steps=maskrcnn.decay_steps_for(BATCH, -9), candidates=1000)
     return dataclasses.replace(workload, recipe=small, program=maskrcnn.program_for(TINY_NET), reference=None,
                                budget=epochs, runs=1).with_data(root)
@@ -46,7 +53,8 @@ def tiny(root: Path, epochs: int = 12):
 
 @pytest.fixture(scope="module")
 def shapes(tmp_path_factory):
-    return maskrcnn.generate(tmp_path_factory.mktemp("coco"), train=64, val=16, seed=0)
+    # one shape an image: 64 training images make an epoch of 17 steps, 16 val images a short evaluation
+    return maskrcnn.generate(tmp_path_factory.mktemp("coco"), train=64, val=16, seed=0, size=IMAGE, shapes=1)
 
 
 def test_the_loader_refuses_a_wrong_layout_naming_the_path(tmp_path):
@@ -109,6 +117,21 @@ def test_roi_align_is_the_reference_kernel_and_has_exact_gradients():
     assert torch.autograd.gradcheck(lambda f: roi_align(f, rois[:3], 2, 0.25, 2), (small,))
 
 
+def test_suppression_is_the_greedy_nms_of_podium_models_boxes_on_inclusive_boxes():
+    from podium.models._maskrcnn_boxes import NMS_BLOCK, suppress
+    from podium.models.boxes import nms
+
+    generator = torch.Generator().manual_seed(0)
+    # more boxes than a block, integer corners and tied scores (order: the lower index first), several thresholds
+    for n, threshold, keep_at_most in ((NMS_BLOCK + 300, 0.7, -1), (400, 0.5, 50), (300, 0.3, -1), (0, 0.5, -1)):
+        corner = (torch.rand(n, 2, generator=generator) * 100).round()
+        boxes = torch.cat([corner, corner + (torch.rand(n, 2, generator=generator) * 40).round()], dim=1)
+        scores = (torch.rand(n, generator=generator) * 8).round() / 8
+        expected = nms(boxes.double().numpy() + np.array([0.0, 0.0, 1.0, 1.0]), scores.double().numpy(), threshold)
+        expected = expected[:keep_at_most] if keep_at_most >= 0 else expected
+        assert suppress(boxes, scores, threshold, keep_at_most).tolist() == expected.tolist()
+
+
 def test_the_mask_metric_is_pycocotools_segm_on_hand_made_masks():
     import pycocotools.mask as mask_util
     from pycocotools.coco import COCO
@@ -154,28 +177,35 @@ def test_closed_division_refuses_what_the_rules_fix(shapes):
         1 / 3 * (1 - 1 / 20) + 1 / 20)
 
 
-def test_the_small_network_learns(shapes):
-    workload = tiny(shapes)
-    hp = workload.recipe.resolve(OVERRIDES, Division.CLOSED)
-    program = workload.program(workload, RunSpec(seed=3, hyperparameters=hp, per_rank_batch_size=BATCH,
-                                                 loader_workers=0))
-    program.build()
-    program.load_data()
-    first, second = program.train(20), program.train(20)   # six steps each (an "epoch" of 20 images)
-    assert math.isfinite(first) and second < 0.7 * first
-    accuracy = program.evaluate()
-    assert set(accuracy) == {"BBOX", "SEGM"} and all(0.0 <= v <= 1.0 for v in accuracy.values())
-
-
 @pytest.fixture(scope="module")
 def converged(shapes, tmp_path_factory):
-    """One closed run of the small version to the targets, through the harness (log checked officially)."""
+    """One closed run of the small version to the targets, through the harness (log checked officially), on one
+    torch thread (see the module's docstring), the caller's thread count restored after."""
     pytest.importorskip("mlperf_logging")
     from podium.training.campaign import Campaign, CampaignConfig
 
     out = tmp_path_factory.mktemp("maskrcnn-run")
     config = CampaignConfig(runs=1, seed=5, out=out, save_models=False, overrides=OVERRIDES, loader_workers=1)
-    return Campaign(tiny(shapes), config).run()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return Campaign(tiny(shapes), config).run()
+    finally:
+        torch.set_num_threads(threads)
+
+
+def logged(result, key):
+    """The values of `key` in the run's MLPerf log, in order."""
+    lines = result.layout.result_log(0).read_text().splitlines()
+    return [json.loads(line.split(":::MLLOG", 1)[1])["value"] for line in lines if f'"key": "{key}"' in line]
+
+
+def test_the_small_network_learns(converged):
+    """Each evaluation answers both parts as fractions; box mAP rises from near 0 over several epochs."""
+    evaluations = logged(converged, "eval_accuracy")
+    assert all(set(v) == {"BBOX", "SEGM"} and all(0.0 <= x <= 1.0 for x in v.values()) for v in evaluations)
+    assert len(evaluations) >= 2 and evaluations[0]["BBOX"] < 0.2
+    assert [e.value for e in converged.records[0].evaluations] == [v["BBOX"] for v in evaluations]
 
 
 def test_the_small_version_converges_and_its_log_passes_the_official_checker(converged):
@@ -187,7 +217,7 @@ def test_the_small_version_converges_and_its_log_passes_the_official_checker(con
 
 
 @pytest.mark.parametrize("key, logged, forbidden", [("opt_learning_rate_decay_factor", "0.1", "0.2"),
-                                                    ("opt_base_learning_rate", "0.02", "0.03")])
+                                                    ("opt_base_learning_rate", "0.01", "0.03")])
 def test_a_log_with_a_forbidden_change_fails_the_official_checker(converged, tmp_path, key, logged, forbidden):
     from podium.training.compliance import check_log
 

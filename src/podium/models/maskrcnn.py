@@ -7,8 +7,10 @@ maskrcnn-benchmark state dict loads. `MaskRCNNConfig` holds the reference's numb
 key it comes from; a smaller network of the same family (fewer or narrower ResNet blocks, a narrower FPN and
 heads, smaller anchors for smaller images) is a `dataclasses.replace` of it, passed to `build_maskrcnn`.
 
-The network is in the private module `_maskrcnn_net` (backbone, FPN, region proposal network, box and mask heads,
-their losses), RoIAlign in `roi_align`; this module imports neither, nor torch, until a model is built.
+The network is in private modules: `_maskrcnn_net` (backbone, FPN, region proposal network, the whole),
+`_maskrcnn_heads` (box and mask heads, their losses and detections), `_maskrcnn_boxes` (box coding, IoU,
+suppression, matching, sampling); RoIAlign is in `roi_align`. This module imports none of them, nor torch, until a
+model is built.
 Training-mode forward: (images (N, 3, H, W) normalized and padded, image sizes (N, 2) as (height, width) before
 padding, targets: per image a dict of "boxes" (G, 4) x1, y1, x2, y2 in input pixels (the reference's inclusive
 pixel convention), "labels" (G,) 1..80, "masks" (per instance: a list of polygons, flat [x0, y0, x1, y1, ...] in

@@ -298,7 +298,12 @@ class Campaign:
         submission = Submission(org=self.config.org, platform=self.config.system, division=self.config.division)
         run = TimedRun(self.workload, spec, submission, log, self.observer, self.dist.barrier)
         self._current = run
-        return run.execute()
+        try:
+            return run.execute()
+        finally:   # the feed's worker processes end with the run, not when the program is collected
+            close = getattr(run.program, "close", None)   # optional in the Program protocol
+            if callable(close):
+                close()
 
     def _after(self, spec: RunSpec, record: RunRecord) -> RunRecord:
         """Untimed work after run_stop: keep the model, run the compliance checker."""

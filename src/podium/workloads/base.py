@@ -203,7 +203,8 @@ class Program(Protocol):
         ...
 
     # Optional: `data_loading() -> dict | None`, the training feed's measure (`podium.workloads.feed.FeedStats`
-    # as JSON), which the harness keeps in the run's record.
+    # as JSON), which the harness keeps in the run's record; `close()`, called when the run has ended (stops the
+    # feed's worker processes).
 
 
 @dataclass(frozen=True)

@@ -119,9 +119,14 @@ class Feed:
     def close(self) -> None:
         """Stop the worker processes (a finished run must not leave them holding memory)."""
         self._batches = iter(())
-        iterator = getattr(self.loader, "_iterator", None)
-        if iterator is not None and hasattr(iterator, "_shutdown_workers"):
-            iterator._shutdown_workers()
+        close_loader(self.loader)
+
+
+def close_loader(loader: Any) -> None:
+    """Stop a torch DataLoader's persistent worker processes, if it started any (torch has no public call)."""
+    iterator = getattr(loader, "_iterator", None)
+    if iterator is not None and hasattr(iterator, "_shutdown_workers"):
+        iterator._shutdown_workers()
 
 
 def seed_worker(worker: int) -> None:

@@ -237,6 +237,14 @@ class ResNetProgram(TorchProgram):
             dist.all_reduce(counts)
         return float(counts[0] / counts[1])
 
+    def close(self) -> None:
+        from podium.workloads.feed import close_loader
+
+        super().close()
+        loader = getattr(self, "_eval_loader", None)   # None until the data is loaded, or evaluated
+        if loader is not None:
+            close_loader(loader)
+
     def _evaluation_batches(self) -> Any:
         """This rank's share of the validation set, batched by worker processes that stay up between evaluations."""
         if self._eval_loader is None:

@@ -118,6 +118,12 @@ class TorchProgram:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
 
+    def close(self) -> None:
+        """Stop the feed's worker processes (the harness calls it when the run has ended)."""
+        feed = getattr(self, "feed", None)
+        if feed is not None:
+            feed.close()
+
     def data_loading(self) -> dict[str, Any] | None:
         """The feed's measure when the program loads through one (`self.feed`, a `podium.workloads.feed.Feed`)."""
         feed = getattr(self, "feed", None)
