@@ -128,7 +128,33 @@ def resnet50_bare(workload: Workload, hp: dict[str, Any], batch: int, epochs: in
     return bare_loop(TrainImages(train, 64), model, optimizer, loss_of, schedule, batch, epochs, seed)
 
 
-CASES: dict[str, Callable[[Path], Case]] = {"resnet50": resnet50_case}
+def unet3d_case(data: Path) -> Case:
+    from podium.datasets.kits19_training import generate
+    from podium.workloads import WORKLOADS
+    from podium.workloads.unet3d import ci_variant
+
+    if not data.is_dir():
+        generate(data)
+    workload = ci_variant(WORKLOADS.get("3d-unet").with_data(data))
+    return Case(workload, {}, workload.recipe.per_rank_batch_size, unet3d_bare)
+
+
+def unet3d_bare(workload: Workload, hp: dict[str, Any], batch: int, epochs: int, seed: int) -> float:
+    import torch
+
+    from podium.workloads.unet3d import TrainingVolumes, build_ci_model, build_optimizer, learning_rate, loss_fn
+
+    split = workload.datasets()
+    torch.manual_seed(seed)
+    model = build_ci_model()
+    optimizer = build_optimizer(model.parameters(), hp)
+    steps_per_epoch = len(split.train) // batch
+    volumes = TrainingVolumes(split.train, hp["training_input_shape"], hp["oversampling"])
+    return bare_loop(volumes, model, optimizer, loss_fn, lambda step: learning_rate(step // steps_per_epoch + 1, hp),
+                     batch, epochs, seed)
+
+
+CASES: dict[str, Callable[[Path], Case]] = {"resnet50": resnet50_case, "3d-unet": unet3d_case}
 
 
 def main() -> None:
