@@ -25,7 +25,7 @@ from podium.models._maskrcnn_boxes import BELOW_LOW, BETWEEN, Target, box_iou, c
 from podium.models.roi_align import roi_align
 
 if TYPE_CHECKING:
-    from podium.models.maskrcnn import MaskRCNNConfig
+    from podium.models._maskrcnn_config import MaskRCNNConfig
 
 CANONICAL_SCALE, CANONICAL_LEVEL = 224, 4  # poolers.LevelMapper (FPN paper, eq. 1)
 

@@ -24,7 +24,7 @@ from podium.models._maskrcnn_boxes import BELOW_LOW, BETWEEN, Target, box_iou, c
 from podium.models._maskrcnn_heads import RoIHeads
 
 if TYPE_CHECKING:
-    from podium.models.maskrcnn import MaskRCNNConfig
+    from podium.models._maskrcnn_config import MaskRCNNConfig
 
 
 # -- backbone --------------------------------------------------------------------------------------------------

@@ -14,7 +14,6 @@ torch is imported on first use.
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -140,10 +139,9 @@ def seed_worker(worker: int) -> None:
     seed = torch.initial_seed() % 2**32
     np.random.seed(seed)
     random.seed(seed)
-    torch.set_num_threads(1)   # a worker's augmentation must not compete with the training threads
-    cv2 = sys.modules.get("cv2")
-    if cv2 is not None:        # nor OpenCV's pool, which a forked worker inherits (and can hang in)
-        cv2.setNumThreads(1)
+    # A worker's augmentation must not compete with the training threads. (OpenCV's pool is left alone: resizing it
+    # in a forked worker destroys condition variables the parent's threads held at the fork, and hangs.)
+    torch.set_num_threads(1)
 
 
 def _move(batch: Any, device: Any) -> Any:
