@@ -206,3 +206,15 @@ def test_a_forbidden_change_fails_the_official_checker(data, tmp_path):
     verdict = check_log(claimed, "4.0.0")
     assert not verdict.passed
     assert any("train_samples" in m for m in verdict.messages), verdict.messages
+
+
+def test_volumes_smaller_than_the_crop_are_refused_naming_the_file(tmp_path):
+    """The generated 32^3 cases fit the CI version's crop, not the reference's 128^3: one line, not a torch error."""
+    from podium.datasets.kits19_training import generate, open_split
+    from podium.workloads.unet3d import ROI, check_crop
+
+    split = open_split(generate(tmp_path / "k", train_cases=2))
+    check_crop(split.eval, [32, 32, 32])
+    with pytest.raises(ConfigError, match=r"case_\d{5}_x\.npy: a volume of 32x32x32 voxels is smaller than the "
+                                          r"training crop \(training_input_shape \[128, 128, 128\]\)"):
+        check_crop(split.eval, ROI)

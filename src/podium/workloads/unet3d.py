@@ -126,6 +126,17 @@ class TrainingVolumes:
         return augment(image, label, self.patch, self.oversampling)
 
 
+def check_crop(cases: Sequence[layout.Case], crop: Sequence[int]) -> None:
+    """Every case's headers (a wrong file fails here, not in a worker), and each volume at least the training crop
+    a side, as the reference's preprocessing pads them (to 128): a ConfigError naming the file otherwise."""
+    for case in cases:
+        shape = layout.check_case(case)[1:]
+        if any(side < edge for side, edge in zip(shape, crop, strict=True)):
+            raise ConfigError(f"a volume of {'x'.join(map(str, shape))} voxels is smaller than the training crop "
+                              f"(training_input_shape {list(crop)}); the reference's preprocessing pads every case "
+                              f"to at least {max(crop)} a side", path=str(case.image))
+
+
 def learning_rate(epoch: int, hp: dict[str, Any]) -> float:
     """The rate of epoch `epoch` (from 1) as training.py sets it: `init + (base - init) * epoch / warmup` in the
     warmup epochs; after, the base rate times the decay factor for each boundary passed (MultiStepLR steps after
@@ -211,8 +222,7 @@ class Unet3DProgram(TorchProgram):
         if self.workload.datasets is None:
             raise ConfigError(f"workload {self.workload.name} has no data: pass --data-path", key="--data-path")
         split: layout.Split = self.workload.datasets()
-        for case in (*split.train, *split.eval):  # headers only: a wrong file fails now, not in a worker
-            layout.check_case(case)
+        check_crop((*split.train, *split.eval), self.hp["training_input_shape"])
         self.eval_cases = self._shard(split.eval)
         volumes = TrainingVolumes(split.train, self.hp["training_input_shape"], self.hp["oversampling"])
         self.feed = Feed(volumes, self.spec, device=self.device, workers=self.spec.loader_workers)
