@@ -16,6 +16,8 @@ copy), which the ONNX port (its roi_ops NMS) does not do either.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
@@ -75,6 +77,29 @@ def additional_block(cin: int, cout: int, mid: int, stride: int, padding: int) -
                          nn.Conv2d(mid, cout, 3, stride, padding), nn.ReLU(inplace=True))
 
 
+def init_heads(net: Any) -> None:
+    """The reference's `_init_weights`: Xavier-uniform weights in the additional blocks and the loc/conf heads."""
+    for layer in (*net.additional_blocks, *net.loc, *net.conf):
+        for weight in layer.parameters():
+            if weight.dim() > 1:
+                nn.init.xavier_uniform_(weight)
+
+
+def bbox_view(net: Any, images: Tensor) -> tuple[Tensor, Tensor]:
+    """An SSD's box codes (N, 4, boxes) and class logits (N, classes, boxes) from its trunk (`model`), its
+    `additional_blocks` and its `loc`/`conf` heads, laid out as the reference's `bbox_view`."""
+    x: Tensor = net.model(images)
+    maps = [x]
+    for block in net.additional_blocks:
+        x = block(x)
+        maps.append(x)
+    n = images.shape[0]
+    codes = torch.cat([loc(m).reshape(n, 4, -1) for loc, m in zip(net.loc, maps, strict=True)], 2)
+    logits = torch.cat([conf(m).reshape(n, net.classes, -1)
+                        for conf, m in zip(net.conf, maps, strict=True)], 2)
+    return codes, logits
+
+
 class SSDResNet34(nn.Module):
     """SSD-ResNet34, 1200x1200, answering the official graph's outputs (see the module docstring)."""
 
@@ -92,23 +117,11 @@ class SSDResNet34(nn.Module):
         self.conf = nn.ModuleList([nn.Conv2d(c, n * classes, 3, HEAD_STRIDE, 1)
                                    for c, n in zip(CHANNELS, ssd.R34_BOXES_PER_CELL, strict=True)])
         self.register_buffer("default_boxes", torch.from_numpy(ssd.r34_default_boxes_xywh()), persistent=False)
-        for layer in (*self.additional_blocks, *self.loc, *self.conf):  # the reference's _init_weights
-            for weight in layer.parameters():
-                if weight.dim() > 1:
-                    nn.init.xavier_uniform_(weight)
+        init_heads(self)
 
     def raw(self, images: Tensor) -> tuple[Tensor, Tensor]:
         """Box codes (N, 4, 15130) and class logits (N, 81, 15130), laid out as the reference's `bbox_view`."""
-        x = self.model(images)
-        maps = [x]
-        for block in self.additional_blocks:
-            x = block(x)
-            maps.append(x)
-        n = images.shape[0]
-        codes = torch.cat([loc(m).reshape(n, 4, -1) for loc, m in zip(self.loc, maps, strict=True)], 2)
-        logits = torch.cat([conf(m).reshape(n, self.classes, -1) for conf, m in zip(self.conf, maps, strict=True)],
-                           2)
-        return codes, logits
+        return bbox_view(self, images)
 
     def forward(self, images: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         codes, logits = self.raw(images)

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 
 from podium.models._resnext import (Bottleneck, FeaturePyramid, FrozenBatchNorm2d, init_backbone)
 from podium.models._retinanet_net import Head, RetinaNet, cell_anchors, grid_anchors
-from podium.models._ssd_resnet34_net import SUPPRESSION, additional_block, stage
+from podium.models._ssd_resnet34_net import SUPPRESSION, additional_block, bbox_view, init_heads, stage
 from podium.models._ssd_torch import decode_xywh, suppress_top_candidates
 from podium.workloads._anchors import SSD_SCALE_WH, SSD_SCALE_XY, ssd_default_boxes
 
@@ -75,23 +75,11 @@ class SSD300(nn.Module):
         self.conf = nn.ModuleList([nn.Conv2d(c, n * classes, 3, padding=1)
                                    for c, n in zip(channels, SSD_BOXES_PER_CELL, strict=True)])
         self.register_buffer("default_boxes", torch.from_numpy(ssd_default_boxes()), persistent=False)
-        for layer in (*self.additional_blocks, *self.loc, *self.conf):  # the reference's _init_weights
-            for weight in layer.parameters():
-                if weight.dim() > 1:
-                    nn.init.xavier_uniform_(weight)
+        init_heads(self)
 
     def raw(self, images: Tensor) -> tuple[Tensor, Tensor]:
-        """Box codes (N, 4, 8732) and class logits (N, 81, 8732), as the reference's `bbox_view`."""
-        x = self.model(images)
-        maps = [x]
-        for block in self.additional_blocks:
-            x = block(x)
-            maps.append(x)
-        n = images.shape[0]
-        codes = torch.cat([loc(m).reshape(n, 4, -1) for loc, m in zip(self.loc, maps, strict=True)], 2)
-        logits = torch.cat([conf(m).reshape(n, self.classes, -1) for conf, m in zip(self.conf, maps, strict=True)],
-                           2)
-        return codes, logits
+        """Box codes (N, 4, 8732) and class logits (N, classes, 8732), as the reference's `bbox_view`."""
+        return bbox_view(self, images)
 
     def forward(self, images: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         codes, logits = self.raw(images)

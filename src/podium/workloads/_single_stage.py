@@ -121,5 +121,10 @@ class SingleStageProgram(TorchProgram):
         return [state]
 
     def close(self) -> None:
-        if hasattr(self, "feed"):
-            self.feed.close()
+        """The feed's workers (TorchProgram.close) and the evaluation loader's."""
+        from podium.workloads.feed import close_loader
+
+        super().close()
+        loader = getattr(self, "eval_loader", None)   # None until the data is loaded
+        if loader is not None:
+            close_loader(loader)

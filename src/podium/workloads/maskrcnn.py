@@ -291,6 +291,12 @@ class MaskRCNNProgram:
                     out.append((coco_detections(detections, tuple(size), truth, self.val.category_ids), truth))
         return out
 
+    def close(self) -> None:
+        """Stop the feed's worker processes (the harness calls it when the run has ended)."""
+        feed = getattr(self, "feed", None)
+        if feed is not None:
+            feed.close()
+
     def save(self, directory: Path) -> list[Path]:
         """The state dict (untimed, after run_stop); Mask R-CNN has no ONNX graph in Podium's inference suite."""
         directory.mkdir(parents=True, exist_ok=True)
