@@ -20,7 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="performance (default), accuracy, submission (both) or find-peak (Server)")
     p.add_argument("--model", required=True, type=Path, help="model file (.onnx; .pt state dict or TorchScript), or "
                    "'random': the benchmark's model with random weights (performance only)")
-    p.add_argument("--backend", default="onnxruntime", help="onnxruntime (default) or pytorch")
+    p.add_argument("--backend", help="onnxruntime or pytorch (default: the benchmark's own: onnxruntime, or "
+                   "pytorch for those published as PyTorch checkpoints, rnnt and gnmt)")
     p.add_argument("--dataset-path", type=Path, help="the dataset's directory (benchmarks whose data is not shipped)")
     p.add_argument("--round", help="MLPerf round whose rules apply (default: the latest with the benchmark)")
     p.add_argument("--user-conf", type=Path, help="a user.conf applied after the round's mlperf.conf")
@@ -114,12 +115,24 @@ def spec_from_args(args: argparse.Namespace) -> Any:
         runner = RunnerConfig(runner.kind, runner.batch_size, args.max_wait_us, runner.instances)
     return InferenceSpec(
         benchmark=args.workload, scenario=args.scenario, model_path=args.model, mode=args.mode, round=args.round,
-        backend=args.backend, options=options, runner=runner, dataset_path=args.dataset_path,
-        dataset_count=args.count, user_conf=args.user_conf, short=args.short, out=args.out,
-        system_id=args.system, engine=args.engine, target_qps=args.target_qps,
+        backend=args.backend or default_backend(args.workload), options=options, runner=runner,
+        dataset_path=args.dataset_path, dataset_count=args.count, user_conf=args.user_conf, short=args.short,
+        out=args.out, system_id=args.system, engine=args.engine, target_qps=args.target_qps,
         reference_accuracy=args.reference_accuracy, accuracy_target=args.accuracy_target, peak=args.peak_method,
         cache_dir=args.cache_dir, progress=args.progress, completion_timeout_s=args.completion_timeout_s,
         audit_config=args.audit_config, outputs=args.outputs, postprocess=args.postprocess)
+
+
+def default_backend(benchmark: str) -> str:
+    """The backend a benchmark is served by when --backend is not given (onnxruntime for an unknown name: the
+    plan names the unknown benchmark)."""
+    from podium.core.errors import PodiumError
+    from podium.inference.tasks import TASKS
+
+    try:
+        return TASKS.get(benchmark).default_backend
+    except PodiumError:
+        return "onnxruntime"
 
 
 def one_line(r: Any) -> str:

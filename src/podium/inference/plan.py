@@ -166,6 +166,7 @@ def plan(spec: InferenceSpec) -> Plan:
     from podium.inference.tasks import TASKS
 
     task = TASKS.get(spec.benchmark)
+    task.check_backend(spec.backend)
     rnd = get_round(spec.round) if spec.round else None
     bench = rnd.benchmark(spec.benchmark) if rnd else find_benchmark(spec.benchmark)
     rnd = rnd or get_round(bench.round_name)
@@ -201,7 +202,7 @@ def _model_spec(spec: InferenceSpec, task: Task) -> ModelSpec:
         else None
     return ModelSpec(spec.backend, str(spec.model_path), spec.options,
                      torch_model=definition.reference if definition else None, forms=forms, predictor=task.predictor,
-                     io_names=(definition.input_name, definition.output_names) if definition else None)
+                     io_names=(definition.input_names, definition.output_names) if definition else None)
 
 
 def _check_model_file(path: Path) -> None:

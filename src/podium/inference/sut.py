@@ -26,6 +26,7 @@ import numpy as np
 from podium.core.errors import ConfigError, SUTError
 from podium.core.vocabulary import RunnerKind
 from podium.inference.backends import BACKENDS, BackendOptions, LoadedModel
+from podium.inference.backends.base import IONames
 from podium.inference.completion import Completer, LateCompletion
 from podium.inference.tasks import POSTPROCESSORS, PREDICTORS, GraphForm, resolve
 
@@ -44,7 +45,7 @@ class ModelSpec:
     torch_model: str | None = None  # "module:function" for state dicts
     forms: tuple[GraphForm, ...] = (GraphForm("logits", "argmax"),)
     predictor: str | None = None  # a name in PREDICTORS
-    io_names: tuple[str, tuple[str, ...]] | None = None  # a PyTorch model's input and output names
+    io_names: IONames | None = None  # a PyTorch model's input name(s) and output names
     example_input: np.ndarray | None = None  # one batch for the untimed warm-up
 
     def load(self) -> ServedModel:

@@ -133,7 +133,7 @@ class ProcessPoolRunner(QueueFed):
         self.shm = SharedMemory(create=True, size=max(1, array.nbytes))
         np.ndarray(array.shape, dtype=array.dtype, buffer=self.shm.buf)[...] = array
         for w in self.workers:
-            w.request(("attach", self.shm.name, array.shape, array.dtype.str), START_TIMEOUT_S)
+            w.request(("attach", self.shm.name, array.shape, array.dtype), START_TIMEOUT_S)
 
     def samples_unloaded(self) -> None:
         super().samples_unloaded()

@@ -17,15 +17,18 @@ ONNX_OPSET = 17
 
 
 def export_onnx(module: Any, model: Model, path: Path, dtype: str = "float32") -> Path:
-    """`module` as an ONNX graph at `path`, named as `model` declares (input_name, output_names), taking `dtype`,
-    batch axis dynamic; exported by TorchScript tracing on one zero sample of `model.input_shape`."""
+    """`module` as an ONNX graph at `path`, named as `model` declares (its inputs and output_names), batch axis
+    dynamic; exported by TorchScript tracing on one zero sample of each input (`dtype` for a one-input model, each
+    input's own dtype for a model taking several)."""
     import torch
 
-    example = torch.zeros((1, *model.input_shape), dtype=getattr(torch, dtype))
-    names = [model.input_name, *model.output_names]
+    inputs = model.graph_inputs
+    examples = tuple(torch.zeros((1, *i.shape), dtype=getattr(torch, dtype if not model.inputs else i.dtype))
+                     for i in inputs)
+    names = [*(i.name for i in inputs), *model.output_names]
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
-        torch.onnx.export(module.cpu(), (example,), str(path), input_names=[model.input_name],
+        torch.onnx.export(module.cpu(), examples, str(path), input_names=[i.name for i in inputs],
                           output_names=list(model.output_names), dynamic_axes={n: {0: "batch"} for n in names},
                           opset_version=ONNX_OPSET, dynamo=False)
     return path

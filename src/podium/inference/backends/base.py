@@ -14,7 +14,7 @@ from __future__ import annotations
 import abc
 import difflib
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -30,6 +30,8 @@ from podium.core.vocabulary import Precision  # pytorch: the autocast dtype; onn
 WARMUP_ROUNDS = 3
 
 Done = Callable[["np.ndarray | BaseException"], None]
+# A model's input name (or names, in its forward's order, for a model taking several) and output names.
+IONames = tuple["str | tuple[str, ...]", tuple[str, ...]]
 
 
 class GraphOptimization(enum.StrEnum):
@@ -112,15 +114,41 @@ def first_line(exc: BaseException) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
+@dataclass(frozen=True)
+class InputIO:
+    """One input of a model: its name, dtype and shape (dims None where any size is accepted; None: unknown)."""
+
+    name: str
+    dtype: np.dtype
+    shape: tuple[int | None, ...] | None
+
+
 @dataclass
 class ModelIO:
-    """A loaded model's input and outputs; shape dims are None where the model accepts any size."""
+    """A loaded model's inputs and outputs; shape dims are None where the model accepts any size.
+
+    Most graphs take one input (`input_name`...); a model taking several (BERT's input_ids, input_mask and
+    segment_ids; DLRM's dense and sparse features) lists the ones after the first in `more_inputs`, in the order
+    its forward takes them. Such a model is fed a batch of numpy structured records whose fields are named as its
+    inputs (`feeds`), or named arrays (`LoadedModel.run_feeds`)."""
 
     input_name: str
     input_dtype: np.dtype
     input_shape: tuple[int | None, ...] | None
     output_names: tuple[str, ...]
     notes: list[str] = field(default_factory=list)
+    more_inputs: tuple[InputIO, ...] = ()
+
+    @property
+    def inputs(self) -> tuple[InputIO, ...]:
+        return (InputIO(self.input_name, self.input_dtype, self.input_shape), *self.more_inputs)
+
+
+def feeds(batch: np.ndarray) -> dict[str, np.ndarray] | None:
+    """A batch of structured records as named arrays, one per field (None for a plain array): how a sample of a
+    model with several inputs is held, so that datasets, queues and shared memory keep handling one array."""
+    names = batch.dtype.names if isinstance(batch, np.ndarray) else None
+    return {name: batch[name] for name in names} if names else None
 
 
 class LoadedModel(abc.ABC):
@@ -135,6 +163,7 @@ class LoadedModel(abc.ABC):
 
     def __init__(self, io: ModelIO, batch_size: int | None = None) -> None:
         self.input_name, self.input_dtype, self.input_shape = io.input_name, io.input_dtype, io.input_shape
+        self.inputs = io.inputs
         self.output_names = io.output_names
         self.fetch: tuple[str, ...] = io.output_names[:1]  # the outputs `run` reads, in order
         self.batch_size = batch_size    # the only batch size the model accepts; None when any
@@ -153,7 +182,15 @@ class LoadedModel(abc.ABC):
 
     def run(self, batch: np.ndarray) -> tuple[np.ndarray, ...]:
         """The outputs named by `fetch`, in that order, for `batch`, as the graph answers them (some official graphs
-        answer one image's outputs unbatched: their post-processor reads them); SUTError when the runtime fails."""
+        answer one image's outputs unbatched: their post-processor reads them); SUTError when the runtime fails.
+        A batch of structured records feeds each of the model's inputs from the field of its name."""
+        named = feeds(batch)
+        if named is not None:
+            return self.run_feeds(named)
+        if len(self.inputs) > 1:
+            raise SUTError(f"{self.backend_name} model takes {len(self.inputs)} inputs "
+                           f"({', '.join(i.name for i in self.inputs)}); feed it records with those fields, "
+                           f"not one array of shape {tuple(np.shape(batch))}")
         shape = tuple(np.shape(batch))
         self._check_batch(shape)
         try:
@@ -162,6 +199,23 @@ class LoadedModel(abc.ABC):
             raise
         except Exception as exc:
             raise SUTError(f"{self.backend_name} failed on a batch of shape {shape}: {first_line(exc)}") from exc
+
+    def run_feeds(self, named: Mapping[str, np.ndarray]) -> tuple[np.ndarray, ...]:
+        """As `run`, for arrays named as the model's inputs (fields beyond them are not fed); each is cast to its
+        input's dtype. The first input's leading axis is the batch."""
+        missing = [i.name for i in self.inputs if i.name not in named]
+        if missing:
+            raise SUTError(f"{self.backend_name} model input {missing[0]!r} is not among the arrays fed "
+                           f"({', '.join(named) or 'none'}); its inputs: {', '.join(i.name for i in self.inputs)}")
+        arrays = {i.name: np.ascontiguousarray(named[i.name], dtype=i.dtype) for i in self.inputs}
+        shapes = {name: a.shape for name, a in arrays.items()}
+        self._check_batch(shapes[self.input_name])
+        try:
+            return self._run_feeds(arrays)
+        except PodiumError:
+            raise
+        except Exception as exc:
+            raise SUTError(f"{self.backend_name} failed on inputs of shapes {shapes}: {first_line(exc)}") from exc
 
     def select(self, names: tuple[str, ...]) -> None:
         """Read the outputs `names`, in that order, from now on (() = the first output); a ConfigError naming the
@@ -199,14 +253,23 @@ class LoadedModel(abc.ABC):
                            "with a dynamic batch axis)")
 
     def describe_io(self) -> dict[str, Any]:
-        """The input and outputs, JSON-able."""
-        return {"input": {"name": self.input_name, "dtype": self.input_dtype.name,
-                          "shape": list(self.input_shape) if self.input_shape is not None else None},
-                "outputs": list(self.output_names), "outputs_read": list(self.fetch), "batch_size": self.batch_size}
+        """The input(s) and outputs, JSON-able: `input` is the first input, `inputs` each (several only for a model
+        taking several)."""
+        described = [{"name": i.name, "dtype": i.dtype.name, "shape": list(i.shape) if i.shape is not None else None}
+                     for i in self.inputs]
+        more = {"inputs": described} if len(described) > 1 else {}
+        return {"input": described[0], **more, "outputs": list(self.output_names), "outputs_read": list(self.fetch),
+                "batch_size": self.batch_size}
 
     @abc.abstractmethod
     def _run(self, batch: np.ndarray) -> tuple[np.ndarray, ...]:
         """The outputs named by `fetch`, in order, for a batch already cast to `input_dtype`."""
+
+    def _run_feeds(self, named: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
+        """As `_run`, for each input's array by name, already cast; this default serves one-input models."""
+        if len(self.inputs) > 1:
+            raise SUTError(f"the {self.backend_name} backend cannot feed a model with several inputs")
+        return self._run(named[self.input_name])
 
     @abc.abstractmethod
     def describe(self) -> dict[str, Any]:
@@ -249,7 +312,7 @@ class Backend(abc.ABC):
     def load(self, path: Path, opts: BackendOptions | None = None, *,
              model_factory: Callable[[], Any] | None = None,
              example_input: np.ndarray | None = None,
-             io_names: tuple[str, tuple[str, ...]] | None = None) -> LoadedModel:
+             io_names: IONames | None = None) -> LoadedModel:
         """Load the model at `path`, check it, and warm it up on `example_input` (untimed) when given.
 
         `io_names` (input name, output names) names the inputs and outputs of a model whose file does not (a

@@ -18,8 +18,8 @@ import numpy as np
 
 from podium.core.errors import ConfigError
 from podium.inference.backends import BACKENDS
-from podium.inference.backends.base import (Backend, BackendOptions, GraphOptimization, LoadedModel, ModelIO,
-                                            Precision, first_line, refuse, require_file, warm_up)
+from podium.inference.backends.base import (Backend, BackendOptions, GraphOptimization, InputIO, IONames,
+                                            LoadedModel, ModelIO, Precision, first_line, refuse, require_file, warm_up)
 
 _LEVELS = {GraphOptimization.DISABLE: "ORT_DISABLE_ALL", GraphOptimization.BASIC: "ORT_ENABLE_BASIC",
            GraphOptimization.EXTENDED: "ORT_ENABLE_EXTENDED", GraphOptimization.ALL: "ORT_ENABLE_ALL"}
@@ -75,18 +75,19 @@ def _session_options(ort: Any, opts: BackendOptions) -> Any:
     return so
 
 
-def _model_io(session: Any, path: Path) -> ModelIO:
-    inputs = session.get_inputs()
-    if len(inputs) != 1:
-        names = ", ".join(i.name for i in inputs)
-        raise ConfigError(f"the model has {len(inputs)} inputs ({names}); Podium feeds models with one input",
-                          path=str(path))
-    dtype = _DTYPES.get(inputs[0].type)
+def _input_io(node: Any, path: Path) -> InputIO:
+    dtype = _DTYPES.get(node.type)
     if dtype is None:
-        raise ConfigError(f"input {inputs[0].name!r} has type {inputs[0].type}, which numpy cannot feed",
-                          path=str(path))
-    shape = tuple(d if isinstance(d, int) and d > 0 else None for d in inputs[0].shape)
-    return ModelIO(inputs[0].name, np.dtype(dtype), shape, tuple(o.name for o in session.get_outputs()))
+        raise ConfigError(f"input {node.name!r} has type {node.type}, which numpy cannot feed", path=str(path))
+    return InputIO(node.name, np.dtype(dtype), tuple(d if isinstance(d, int) and d > 0 else None for d in node.shape))
+
+
+def _model_io(session: Any, path: Path) -> ModelIO:
+    """The graph's inputs (every one, in the graph's order: a model taking several is fed structured records whose
+    fields are named as them) and outputs."""
+    first, *more = [_input_io(node, path) for node in session.get_inputs()]
+    return ModelIO(first.name, first.dtype, first.shape, tuple(o.name for o in session.get_outputs()),
+                   more_inputs=tuple(more))
 
 
 class OnnxModel(LoadedModel):
@@ -104,6 +105,9 @@ class OnnxModel(LoadedModel):
 
     def _run(self, batch: np.ndarray) -> tuple[np.ndarray, ...]:
         return tuple(self._session.run(list(self.fetch), {self.input_name: batch}))
+
+    def _run_feeds(self, named: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
+        return tuple(self._session.run(list(self.fetch), named))
 
     def output_shape(self, name: str) -> tuple[int | None, ...] | None:
         """The static shape the graph declares for output `name` (None for symbolic dimensions)."""
@@ -146,7 +150,7 @@ class OnnxRuntimeBackend(Backend):
     def load(self, path: Path, opts: BackendOptions | None = None, *,
              model_factory: Callable[[], Any] | None = None,
              example_input: np.ndarray | None = None,
-             io_names: tuple[str, tuple[str, ...]] | None = None) -> LoadedModel:
+             io_names: IONames | None = None) -> LoadedModel:
         opts = opts or BackendOptions()
         path = require_file(path, self.name)
         _refuse_torch_options(opts)

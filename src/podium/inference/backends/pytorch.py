@@ -22,8 +22,8 @@ import numpy as np
 from podium.core.errors import ConfigError, SUTError
 from podium.inference.backends import BACKENDS
 from podium.models.checkpoints import SAFE_GLOBALS, unwrap_state_dict
-from podium.inference.backends.base import (Backend, BackendOptions, GraphOptimization, LoadedModel, ModelIO,
-                                            Precision, first_line, refuse, require_file, warm_up)
+from podium.inference.backends.base import (Backend, BackendOptions, GraphOptimization, InputIO, IONames,
+                                            LoadedModel, ModelIO, Precision, first_line, refuse, require_file, warm_up)
 
 _SHOWN_KEYS = 5
 
@@ -148,28 +148,61 @@ class TorchModel(LoadedModel):
         self.static_batch: int | None = None   # set for compiled models: every batch runs at this size
 
     def _run(self, batch: np.ndarray) -> tuple[np.ndarray, ...]:
+        return self._run_arrays([batch])
+
+    def _run_feeds(self, named: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
+        return self._run_arrays([named[i.name] for i in self.inputs])
+
+    def _run_arrays(self, arrays: list[np.ndarray]) -> tuple[np.ndarray, ...]:
+        """The module run on `arrays`, its inputs in order (a compiled module: at its static batch size)."""
         if self.static_batch is None:
-            return self._forward(batch)
-        chunks = [self._forward_padded(batch[i:i + self.static_batch]) for i in range(0, len(batch), self.static_batch)]
+            return self._forward(arrays)
+        size, step = len(arrays[0]), self.static_batch
+        chunks = [self._forward_padded([a[i:i + step] for a in arrays]) for i in range(0, size, step)]
         return tuple(np.concatenate(parts) for parts in zip(*chunks, strict=True))
 
-    def _forward_padded(self, chunk: np.ndarray) -> tuple[np.ndarray, ...]:
-        short = self.static_batch - len(chunk)
+    def _forward_padded(self, chunk: list[np.ndarray]) -> tuple[np.ndarray, ...]:
+        count = len(chunk[0])
+        short = self.static_batch - count
         if short == 0:
             return self._forward(chunk)
-        pad = np.zeros((short, *chunk.shape[1:]), dtype=chunk.dtype)
-        return tuple(out[:len(chunk)] for out in self._forward(np.concatenate([chunk, pad])))
+        padded = [np.concatenate([a, np.zeros((short, *a.shape[1:]), dtype=a.dtype)]) for a in chunk]
+        return tuple(out[:count] for out in self._forward(padded))
 
-    def _forward(self, batch: np.ndarray) -> tuple[np.ndarray, ...]:
+    @property
+    def module(self) -> Any:
+        """The torch module served (eval mode, on `device`): what a task's predictor drives when one sample is
+        more than one forward (RNN-T's greedy decoding, GNMT's beam search)."""
+        if self._module is None:
+            raise SUTError(f"{self.backend_name} model was closed; load it again")
+        return self._module
+
+    @property
+    def device(self) -> Any:
+        return self._device
+
+    def inference(self) -> Any:
+        """The context a predictor runs the module in: inference mode and the autocast of the chosen precision."""
+        import contextlib
+
         torch = self._torch
-        if not batch.flags.writeable:    # torch.from_numpy warns on read-only arrays
-            batch = batch.copy()
-        with torch.inference_mode(), torch.autocast(self._device.type, dtype=self._autocast,
-                                                    enabled=self._autocast is not None):
-            x = torch.from_numpy(batch).to(self._device)
-            if self._opts.channels_last and x.ndim == 4:
-                x = x.contiguous(memory_format=torch.channels_last)
-            outs = _outputs(self._module(x))
+        stack = contextlib.ExitStack()
+        stack.enter_context(torch.inference_mode())
+        stack.enter_context(torch.autocast(self._device.type, dtype=self._autocast, enabled=self._autocast is not None))
+        return stack
+
+    def _forward(self, arrays: list[np.ndarray]) -> tuple[np.ndarray, ...]:
+        torch = self._torch
+        with self.inference():
+            tensors = []
+            for array in arrays:
+                if not array.flags.writeable:    # torch.from_numpy warns on read-only arrays
+                    array = array.copy()
+                x = torch.from_numpy(array).to(self._device)
+                if self._opts.channels_last and x.ndim == 4:
+                    x = x.contiguous(memory_format=torch.channels_last)
+                tensors.append(x)
+            outs = _outputs(self.module(*tensors))
         positions = [self.output_names.index(name) for name in self.fetch]
         if max(positions) >= len(outs):
             raise SUTError(f"the module answered {len(outs)} output(s); output {self.fetch[-1]!r} is number "
@@ -230,7 +263,7 @@ class PyTorchBackend(Backend):
     def load(self, path: Path, opts: BackendOptions | None = None, *,
              model_factory: Callable[[], Any] | None = None,
              example_input: np.ndarray | None = None,
-             io_names: tuple[str, tuple[str, ...]] | None = None) -> LoadedModel:
+             io_names: IONames | None = None) -> LoadedModel:
         opts = opts or BackendOptions()
         path = require_file(path, self.name)
         _refuse_ort_options(opts)
@@ -261,13 +294,28 @@ class PyTorchBackend(Backend):
         return module
 
     @staticmethod
-    def _io(example_input: np.ndarray | None, notes: list[str], names: tuple[str, tuple[str, ...]]) -> ModelIO:
-        """The module's input and outputs, named `names`; the input's dtype and shape are the example's."""
-        input_name, output_names = names
+    def _io(example_input: np.ndarray | None, notes: list[str], names: IONames) -> ModelIO:
+        """The module's inputs and outputs, named `names` (one input name, or a tuple of them for a module taking
+        several, in its forward's order); the inputs' dtypes and shapes are the example's (the fields of its
+        records, for several inputs)."""
+        input_names, output_names = names
+        wanted = (input_names,) if isinstance(input_names, str) else tuple(input_names)
         if example_input is None:
-            return ModelIO(input_name, np.dtype(np.float32), None, output_names, notes)
-        example = np.asarray(example_input)
-        return ModelIO(input_name, example.dtype, (None, *example.shape[1:]), output_names, notes)
+            first, *more = [InputIO(name, np.dtype(np.float32), None) for name in wanted]
+        else:
+            example = np.asarray(example_input)
+            fields = example.dtype.names
+            if fields is None:
+                first, *more = [InputIO(wanted[0], example.dtype, (None, *example.shape[1:]))]
+            else:
+                order = wanted if len(wanted) > 1 else fields
+                absent = [name for name in order if name not in fields]
+                if absent:
+                    raise ConfigError(f"the model's input {absent[0]!r} is not a field of the samples "
+                                      f"({', '.join(fields)})", key="inputs")
+                first, *more = [InputIO(name, example[name].dtype, (None, *example[name].shape[1:]))
+                                for name in order]
+        return ModelIO(first.name, first.dtype, first.shape, output_names, notes, more_inputs=tuple(more))
 
 
 @BACKENDS.register("pytorch")

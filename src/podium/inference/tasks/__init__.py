@@ -75,10 +75,23 @@ class Task:
     predictor: str | None = None  # a name in PREDICTORS: serves a batch instead of "run the graph, post-process"
     default_model: str | None = None  # where `podium run` leaves the model, relative to its output
     needs_dataset_path: bool = True
+    # The backends that can serve it, the default first; () any. A task whose predictor drives a PyTorch module's
+    # parts (RNN-T's greedy decoding, GNMT's beam search: the references publish PyTorch checkpoints) names pytorch.
+    backends: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.forms:
             raise ConfigError(f"inference task {self.benchmark!r} declares no graph form", key="forms")
+
+    @property
+    def default_backend(self) -> str:
+        return self.backends[0] if self.backends else "onnxruntime"
+
+    def check_backend(self, backend: str) -> None:
+        """A ConfigError naming --backend when this task cannot be served by `backend`."""
+        if self.backends and backend not in self.backends:
+            raise ConfigError(f"benchmark {self.benchmark} is served by {' or '.join(self.backends)}, not "
+                              f"{backend!r} (its reference publishes no graph {backend} can run)", key="--backend")
 
     @property
     def torch_model(self) -> str | None:
