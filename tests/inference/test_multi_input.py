@@ -99,3 +99,29 @@ def test_records_cross_shared_memory_with_their_fields() -> None:
     finally:
         shm.close()
         shm.unlink()
+
+
+def build_sized(state_dict=None) -> TwoInputs:
+    """A build sized by a state dict: the embedding's rows and width read off its shape."""
+    module = TwoInputs()
+    if state_dict is not None:
+        rows, width = state_dict["embed.weight"].shape
+        module.embed = torch.nn.Embedding(rows, width)
+    return module
+
+
+def test_a_build_taking_state_dict_is_sized_by_the_file(tmp_path) -> None:
+    from podium.inference.backends.pytorch import sized_by_state_dict
+
+    assert sized_by_state_dict(build_sized) and not sized_by_state_dict(build)
+    small = TwoInputs()
+    small.embed = torch.nn.Embedding(10, 2)  # another width than the default build's 3
+    path = tmp_path / "small.pt"
+    torch.save(small.state_dict(), path)
+    batch = _records(2)
+    model = BACKENDS.get("pytorch").load(path, model_factory=build_sized, example_input=batch[:1],
+                                         io_names=(DEFINITION.input_names, DEFINITION.output_names))
+    assert model.module.embed.weight.shape == (10, 2)
+    with pytest.raises(Exception, match="shape mismatches"):
+        BACKENDS.get("pytorch").load(path, model_factory=build, example_input=batch[:1],
+                                     io_names=(DEFINITION.input_names, DEFINITION.output_names))

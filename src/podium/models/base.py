@@ -23,7 +23,10 @@ class Model:
     """A model definition. `build` is a module-level function: a worker process finds it again by `reference`."""
 
     name: str
-    build: Callable[[], Any]      # () -> an untrained torch.nn.Module (torch is imported inside)
+    # () -> an untrained torch.nn.Module (torch is imported inside). A build that also takes `state_dict=None`
+    # sizes the network by a state dict's shapes (layers, widths, vocabulary), so that a smaller configuration
+    # of the same architecture under the same keys loads too (the PyTorch backend passes the file's state dict).
+    build: Callable[..., Any]
     input_shape: tuple[int, ...]  # one sample's shape, without the batch axis
     classes: int | None = None    # outputs of a classifier; None for other kinds of model
     # The names of the official ONNX graph's input and outputs: `build()`'s forward returns those outputs, in

@@ -113,12 +113,23 @@ def _is_torchscript(path: Path) -> bool:
         return False
 
 
-def _load_module(torch: Any, path: Path, factory: Callable[[], Any] | None) -> tuple[Any, str]:
+def sized_by_state_dict(factory: Callable[..., Any]) -> bool:
+    """Whether a model's build takes `state_dict=`: it then builds the network sized by the state dict's shapes (a
+    smaller configuration of the same architecture, under the same keys: the tests', the tiny suite's)."""
+    import inspect
+
+    try:
+        return "state_dict" in inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _load_module(torch: Any, path: Path, factory: Callable[..., Any] | None) -> tuple[Any, str]:
     """(module, format): a state dict into `factory()`, or a TorchScript archive (whether or not the benchmark has
     a model definition: MLPerf publishes some models as TorchScript, e.g. 3D U-Net's `.ptc`)."""
     if factory is not None and not _is_torchscript(path):
         state = _read_state_dict(torch, path)
-        module = factory()
+        module = factory(state_dict=state) if sized_by_state_dict(factory) else factory()
         _check_state_dict(module, state, path)
         module.load_state_dict(state)
         return module, "state_dict"
