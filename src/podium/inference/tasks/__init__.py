@@ -101,6 +101,29 @@ class Task:
     def model_factory(self) -> Callable[[], Any] | None:
         return MODELS.get(self.model).build if self.model else None
 
+    def model_needs(self) -> str:
+        """What `--model` takes for this task, in words: the ONNX graphs its forms read (outputs in brackets), the
+        PyTorch state dict of its definition, random weights."""
+        kinds = []
+        if not self.backends or "onnxruntime" in self.backends:
+            graphs = ", ".join(f"{f.name} [{' '.join(f.outputs) or 'first output'}]" for f in self.forms)
+            kinds.append(f"ONNX graph: {graphs}")
+        if self.model is not None:
+            kinds += [f"PyTorch state dict of {self.model!r} or TorchScript", "random (performance only)"]
+        elif "pytorch" in self.backends:
+            kinds.append("TorchScript")
+        return " | ".join(kinds)
+
+    def dataset_needs(self) -> str:
+        """What `--dataset-path` takes for this task, in words (the layout's own sentence)."""
+        from podium.datasets import DATASETS
+
+        opener = DATASETS.get(self.dataset)
+        expected = getattr(opener, "expected_layout", None)
+        if not self.needs_dataset_path:
+            return f"{self.dataset}: none (shipped with Podium)"
+        return f"{self.dataset}: " + (expected.format(path="<dataset-path>") if expected else "see its loader")
+
 
 def resolve(ref: str) -> Any:
     """"package.module:attribute" -> the attribute (how a worker process finds a model definition)."""
