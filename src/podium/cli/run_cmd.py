@@ -86,8 +86,8 @@ def _benchmark(args: argparse.Namespace, bench: Any, rows: list[list[str]]) -> b
     print(f"== serving it under the {tiny.ROUND} rules; FP32 reference {workload.quality.metric} "
           f"{_score(reference, tiny.metric_units(bench))} (PyTorch)")
     ok = training.submitted_score.valid and (training.convergence is None or training.convergence.passed)
-    for backend in args.backend or tiny.BACKENDS:
-        model = onnx_model if backend == "onnxruntime" else state_dict
+    for backend in tiny.backends(bench, args.backend or ()):
+        model = onnx_model if backend == "onnxruntime" and onnx_model is not None else state_dict
         system = f"{args.system}-{backend}"
         for r in tiny.serve(args.out, system, backend, model, reference, lambda r: print("  " + one_line(r)),
                             org=args.org, bench=bench):

@@ -146,13 +146,23 @@ def train(out: Path, system: str, runs: int | None, observer: Any, org: str = DE
     return Campaign(WORKLOADS.get(bench.name), config, observer, Distribution()).run()
 
 
-def trained_model(training: Any) -> tuple[Path, Path]:
-    """(model.onnx, model.pt) of the first converged run."""
+def trained_model(training: Any) -> tuple[Path | None, Path]:
+    """(model.onnx, model.pt) of the first converged run; the ONNX file is None for a benchmark served by PyTorch
+    alone (`backends`), whose runs save none."""
     for record in training.records:
         files = {Path(f).suffix: Path(f) for f in record.model_files}
-        if record.converged and ".onnx" in files and ".pt" in files:
-            return files[".onnx"], files[".pt"]
+        if record.converged and ".pt" in files:
+            return files.get(".onnx"), files[".pt"]
     raise PodiumError("no training run converged with a saved model; nothing to serve")
+
+
+def backends(bench: TinyBenchmark, asked: Sequence[str] = ()) -> list[str]:
+    """The backends `bench` is served on: those asked (default: every backend of the suite) that its task can be
+    served by (a task served by PyTorch alone, its reference's format, skips ONNX Runtime)."""
+    from podium.inference.tasks import TASKS
+
+    served_by = TASKS.get(bench.name).backends or BACKENDS
+    return [b for b in (asked or BACKENDS) if b in served_by]
 
 
 def fp32_accuracy(state_dict: Path, bench: TinyBenchmark = DIGITS) -> float:
