@@ -127,10 +127,10 @@ def default_backend(benchmark: str) -> str:
     """The backend a benchmark is served by when --backend is not given (onnxruntime for an unknown name: the
     plan names the unknown benchmark)."""
     from podium.core.errors import PodiumError
-    from podium.inference.tasks import TASKS
+    from podium.inference.tasks import task_for
 
     try:
-        return TASKS.get(benchmark).default_backend
+        return task_for(benchmark).default_backend
     except PodiumError:
         return "onnxruntime"
 

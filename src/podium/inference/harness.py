@@ -110,7 +110,8 @@ def _warm_up_batch(p: Plan, dataset: Any) -> Any:
     """The batch each model instance warms up on: the first sample, repeated to the runner's batch size (at most
     WARM_UP_BATCH, unless the model is compiled for that size); for a
     task with a predictor (which feeds the graph pieces of a sample: 3D U-Net's patches), zeros of the model
-    definition's input for the PyTorch definition it builds, and no warm-up for a graph file."""
+    definition's input (records of zeros for a model taking several) for the PyTorch definition it builds, and no
+    warm-up for a graph file."""
     if p.task.predictor is None:  # a compiled model runs at the batch size it was compiled for: the runner's
         batch = p.runner.batch_size if p.spec.options.compile else min(p.runner.batch_size, WARM_UP_BATCH)
         return _example_batch(dataset, batch)
@@ -120,7 +121,10 @@ def _warm_up_batch(p: Plan, dataset: Any) -> Any:
 
     from podium.models import MODELS
 
-    return np.zeros((1, *MODELS.get(p.task.model).input_shape), dtype=np.float32)
+    definition = MODELS.get(p.task.model)
+    if definition.inputs:  # records of zeros, a field per input (two: a batch, as the predictor will feed)
+        return np.zeros(2, dtype=definition.sample_dtype())
+    return np.zeros((1, *definition.input_shape), dtype=np.float32)
 
 
 def _example_batch(dataset: Any, n: int) -> Any:

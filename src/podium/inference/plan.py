@@ -163,9 +163,9 @@ def default_runner(scenario: Scenario, batch_size: int | None = None, instances:
 def plan(spec: InferenceSpec) -> Plan:
     """Resolve and check everything that can be checked before a model is loaded."""
     from podium.benchmarks import find_benchmark, get_round
-    from podium.inference.tasks import TASKS
+    from podium.inference.tasks import task_for
 
-    task = TASKS.get(spec.benchmark)
+    task = task_for(spec.benchmark, spec.round)
     task.check_backend(spec.backend)
     rnd = get_round(spec.round) if spec.round else None
     bench = rnd.benchmark(spec.benchmark) if rnd else find_benchmark(spec.benchmark)
@@ -218,7 +218,10 @@ def _accuracy_target(spec: InferenceSpec, bench: Benchmark) -> float | None:
     if spec.reference_accuracy is None and bench.reference_measured_at_run_time:
         raise ConfigError(f"benchmark {bench.name}'s FP32 reference accuracy is measured at run time: "
                           "give it with --reference-accuracy (podium run measures it)")
-    return bench.accuracy_threshold(spec.accuracy_target, reference=spec.reference_accuracy)
+    level = spec.accuracy_target
+    if level is None:  # a benchmark asked for by a variant's name ("bert-99.9") is held to that variant's target
+        level = next((v.level for v in bench.variants if v.name == spec.benchmark), None)
+    return bench.accuracy_threshold(level, reference=spec.reference_accuracy)
 
 
 def settings_for(p: Plan, mode: Mode) -> TestSettings:

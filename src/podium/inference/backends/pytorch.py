@@ -207,7 +207,9 @@ class TorchModel(LoadedModel):
         with self.inference():
             tensors = []
             for array in arrays:
-                if not array.flags.writeable:    # torch.from_numpy warns on read-only arrays
+                # torch.from_numpy warns on read-only arrays and refuses strides that are not whole elements (a
+                # field of a one-record batch of structured samples, which numpy calls contiguous all the same)
+                if not array.flags.writeable or any(stride % array.itemsize for stride in array.strides):
                     array = array.copy()
                 x = torch.from_numpy(array).to(self._device)
                 if self._opts.channels_last and x.ndim == 4:

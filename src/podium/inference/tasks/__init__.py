@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from podium.core.errors import ConfigError
+from podium.core.errors import ConfigError, UnknownNameError
 from podium.core.registry import Registry
 from podium.inference.encoding import ResponseEncoding
 from podium.models import MODELS
@@ -125,6 +125,19 @@ class Task:
         return f"{self.dataset}: " + (expected.format(path="<dataset-path>") if expected else "see its loader")
 
 
+def task_for(benchmark: str, round_name: str | None = None) -> Task:
+    """The task serving `benchmark`: the one registered under that name, else the one of the benchmark the name is a
+    checker variant or alias of ("bert-99.9" -> bert); an UnknownNameError with the nearest names otherwise."""
+    if benchmark in TASKS.names():
+        return TASKS.get(benchmark)
+    from podium.benchmarks import find_benchmark
+
+    try:
+        return TASKS.get(find_benchmark(benchmark, round_name).name)
+    except UnknownNameError:
+        return TASKS.get(benchmark)  # the registry's own error, with its suggestions
+
+
 def resolve(ref: str) -> Any:
     """"package.module:attribute" -> the attribute (how a worker process finds a model definition)."""
     module, _, attr = ref.partition(":")
@@ -139,4 +152,4 @@ POSTPROCESSORS: Registry[Postprocessor] = Registry("post-processor", "podium.pos
 PREDICTORS: Registry[Predictor] = Registry("predictor", "podium.predictors", package=__name__)
 
 __all__ = ["AS_THE_MODEL", "POSTPROCESSORS", "PREDICTORS", "TASKS", "GraphForm", "Postprocessor", "Predictor", "Task",
-           "resolve"]
+           "resolve", "task_for"]
