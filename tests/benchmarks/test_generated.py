@@ -78,7 +78,8 @@ def test_checker_constants_of_older_and_tiny_rounds():
     assert v10["test05_seeds"]["qsl_rng_seed"] == 313588358309856706
     assert v10["models_TEST04-A"] == ["ssd-small", "ssd-large", "resnet", "3d-unet-99", "3d-unet-99.9"]
     tiny = checker_constants(get_round(TINY_ROUND))
-    assert tiny["models"] == ["digits", "tiny-detection", "tiny-segmentation"]
+    assert tiny["models"] == ["digits", "tiny-detection", "tiny-segmentation", "tiny-qa", "tiny-translation",
+                              "tiny-speech", "tiny-ctr"]
     assert tiny["accuracy-target"]["digits"] == ("acc", None)
 
 

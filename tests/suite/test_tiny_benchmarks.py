@@ -75,7 +75,8 @@ def test_every_benchmark_of_the_suite_is_in_the_round_and_trainable() -> None:
     from podium.workloads import WORKLOADS
 
     names = [b.name for b in tiny.BENCHMARKS]
-    assert names == ["digits", "tiny-detection", "tiny-segmentation"]
+    assert names == ["digits", "tiny-detection", "tiny-segmentation", "tiny-qa", "tiny-ctr", "tiny-speech",
+                     "tiny-translation"]
     rnd = get_round(tiny.ROUND)
     for name in names:
         bench = rnd.benchmark(name)

@@ -29,8 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", action="append", choices=["onnxruntime", "pytorch"],
                    help="serve on this backend (repeat; default: both)")
     p.add_argument("--benchmark", action="append", metavar="NAME",
-                   help="run only this tiny benchmark: digits, tiny-detection, tiny-segmentation (repeat; default: "
-                   "all, in that order)")
+                   help="run only this tiny benchmark: digits, tiny-detection, tiny-segmentation, tiny-qa, tiny-ctr, "
+                   "tiny-speech, tiny-translation (repeat; default: all, in that order)")
     p.set_defaults(func=cmd_run)
 
 

@@ -5,7 +5,15 @@ official layouts, read back by the layouts' own loaders: the same code as the fu
 - `tiny-detection`: COCO 2017-layout images of drawn shapes of a few COCO categories, with their instances file
   (`podium.datasets.coco`), served as SSD-MobileNet's `coco-300`;
 - `tiny-segmentation`: KiTS 2019 volumes in the 3D U-Net reference's preprocessed layout (`podium.datasets.kits19`),
-  32 voxels a side (every other case 48 deep), kidneys with a tumour drawn in.
+  32 voxels a side (every other case 48 deep), kidneys with a tumour drawn in;
+- `tiny-qa`: SQuAD v1.1 files (`podium.datasets.squad`): one generated person's facts per paragraph, each asked
+  about, with the vocab.txt covering them;
+- `tiny-ctr`: Criteo Terabyte day-23 click logs in the DLRM reference's preprocessed layout
+  (`podium.datasets.criteo`, with its aggregation trace) drawn from a known logistic model;
+- `tiny-translation`: a synthetic English-German pair in the WMT16 newstest2014 layout GNMT reads
+  (`podium.datasets.wmt16`): BPE-segmented sentences, their references and the vocabulary;
+- `tiny-speech`: LibriSpeech dev-clean in the RNN-T reference's manifest layout (`podium.datasets.librispeech`):
+  utterances of 1-4 words, each character rendered as a tone of its own pitch, with their transcripts.
 
 A split is generated on first use under `<cache>/datasets/tiny/<set>/<version>/<split>/` (the cache root of
 `podium.datasets.cache`), into a temporary folder renamed into place when whole, so that a crash or a second
@@ -80,9 +88,37 @@ def _kits19_volumes(root: Path, count: int, seed: int) -> Path:
     return kits19.generate(root, count, seed=seed, shape=SEGMENTATION_SHAPE)
 
 
+def _squad_passages(root: Path, count: int, seed: int) -> Path:
+    from podium.datasets import squad
+
+    return squad.generate_tiny(root, count, seed=seed)
+
+
+def _wmt16_pairs(root: Path, count: int, seed: int) -> Path:
+    from podium.datasets import wmt16
+
+    return wmt16.generate(root, count, seed=seed)
+
+
+def _librispeech_tones(root: Path, count: int, seed: int) -> Path:
+    from podium.datasets import librispeech
+
+    return librispeech.generate(root, count, seed=seed)
+
+
+def _criteo_logs(root: Path, count: int, seed: int) -> Path:
+    from podium.datasets import criteo
+
+    return criteo.generate(root, count, seed=seed, raw=False)
+
+
 SEGMENTATION_SHAPE = (32, 32, 32)
 SEGMENTATION = GeneratedSet("tiny-segmentation", "kits19-32-v1", _kits19_volumes, counts=(16, 8))
 DETECTION = GeneratedSet("tiny-detection", "coco-shapes-v1", _coco_shapes, counts=(256, 64))
-GENERATED = {s.name: s for s in (DETECTION, SEGMENTATION)}
+QA = GeneratedSet("tiny-qa", "squad-one-person-v1", _squad_passages, counts=(4096, 128))
+TRANSLATION = GeneratedSet("tiny-translation", "wmt16-synthetic-v1", _wmt16_pairs, counts=(2048, 64))
+SPEECH = GeneratedSet("tiny-speech", "librispeech-tones-v1", _librispeech_tones, counts=(256, 64))
+CTR = GeneratedSet("tiny-ctr", "criteo-logistic-v1", _criteo_logs, counts=(400, 16))  # aggregated samples
+GENERATED = {s.name: s for s in (DETECTION, SEGMENTATION, QA, CTR, SPEECH, TRANSLATION)}
 
-__all__ = ["DETECTION", "GENERATED", "SEGMENTATION", "SPLITS", "GeneratedSet"]
+__all__ = ["CTR", "DETECTION", "GENERATED", "QA", "SEGMENTATION", "SPEECH", "SPLITS", "TRANSLATION", "GeneratedSet"]

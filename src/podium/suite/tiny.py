@@ -85,7 +85,11 @@ class TinyBenchmark:
 
 DIGITS = TinyBenchmark(BENCHMARK)
 BENCHMARKS = (DIGITS, TinyBenchmark("tiny-detection", data="tiny-detection", one_runtime_thread=True),
-              TinyBenchmark("tiny-segmentation", data="tiny-segmentation", one_runtime_thread=True))
+              TinyBenchmark("tiny-segmentation", data="tiny-segmentation", one_runtime_thread=True),
+              TinyBenchmark("tiny-qa", data="tiny-qa", one_runtime_thread=True),
+              TinyBenchmark("tiny-ctr", data="tiny-ctr", one_runtime_thread=True),
+              TinyBenchmark("tiny-speech", data="tiny-speech"),
+              TinyBenchmark("tiny-translation", data="tiny-translation"))
 
 
 def benchmark(name: str) -> TinyBenchmark:
