@@ -161,6 +161,30 @@ def test_dlrm_official_onnx_graph_in_every_required_scenario(scenario: Scenario,
     _run("dlrm", "v3.0", scenario, graph, criteo_data, tmp_path, "onnxruntime")
 
 
+def test_dlrm_state_dict_on_pytorch_in_every_required_scenario(criteo_data: Path, tmp_path: Path,
+                                                               cache_dir: Path) -> None:
+    """The reference checkpoint's form (a wrapped DLRM_Net state dict) served through the whole harness on PyTorch,
+    its tables memory-mapped from the file."""
+    torch.save({"state_dict": _small_dlrm().state_dict()}, tmp_path / "dlrm.pt")
+    for scenario in (SERVER, OFFLINE):
+        (tmp_path / scenario.value).mkdir()
+        _run("dlrm", "v3.0", scenario, tmp_path / "dlrm.pt", criteo_data, tmp_path / scenario.value, "pytorch")
+
+
+def test_dlrm_v2_state_dict_on_pytorch_in_every_required_scenario(multihot_data: Path, tmp_path: Path,
+                                                                  cache_dir: Path) -> None:
+    from podium.models.dlrm_v2 import dlrm_v2
+
+    torch.manual_seed(0)
+    module = dlrm_v2(table_rows=[TABLE_ROWS] * 26, embedding_dim=DIM, dense=(13, 16, DIM), over=(16, 1),
+                     cross_layers=2, cross_rank=4).eval()
+    torch.save(module.state_dict(), tmp_path / "dlrm_v2.pt")
+    for scenario in (SERVER, OFFLINE):
+        (tmp_path / scenario.value).mkdir()
+        _run("dlrm-v2", "v5.1", scenario, tmp_path / "dlrm_v2.pt", multihot_data, tmp_path / scenario.value,
+             "pytorch")
+
+
 def _served(task: str, path: Path, backend: str, example: np.ndarray | None):
     """The model as the harness serves it (its task's forms and predictor), outside LoadGen."""
     definition = MODELS.get(TASKS.get(task).model)

@@ -1,6 +1,6 @@
-"""The tiny suite's detection, segmentation and question-answering workloads: each converges to its target over several seeds within its
-budget (as `podium run` needs it to), evaluating with the shared metric; and a run's saved model is the state dict
-and the ONNX graph the suite serves."""
+"""The tiny suite's detection, segmentation and question-answering workloads: each converges to its target over
+several seeds within its budget (as `podium run` needs it to), evaluating with the shared metric; and a run's saved
+model is the state dict and the ONNX graph the suite serves."""
 
 from __future__ import annotations
 

@@ -76,9 +76,13 @@ def _apply_threads(torch: Any, opts: BackendOptions) -> list[str]:
 
 
 def _read_state_dict(torch: Any, path: Path) -> Mapping[str, Any]:
+    """The state dict in `path`, memory-mapped when the file is torch's zip format (the tensors stay on disk until
+    read: DLRM's embedding tables, tens of GB, are used in place by its sized build); older files are read whole."""
+    import zipfile
+
     try:
         with torch.serialization.safe_globals(SAFE_GLOBALS):
-            state = torch.load(str(path), map_location="cpu", weights_only=True)
+            state = torch.load(str(path), map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
     except Exception as exc:  # truncated zip, bad pickle, a pickled module (refused by weights_only)
         raise ConfigError(f"cannot read a state dict (corrupt or not a weights file): {first_line(exc)}",
                           path=str(path)) from exc
