@@ -56,7 +56,8 @@ def test_responses_of_prediction_label_rows_and_the_official_line() -> None:
     metric.update([first, second], [np.array([0.0, 0.0, 1.0]), np.array([1.0])])
     score = metric.compute()
     assert score.value == pytest.approx(75.0)
-    assert (score.good, score.total) == (3, 4)  # 0.35 rounds to 0 against its label 1
+    assert (score.details["good"], score.details["rows"]) == (3, 4)  # 0.35 rounds to 0 against its label 1
+    assert (score.good, score.total) == (None, 2)  # samples, as every metric counts them (value is not good/total)
     line = metric.summary_line(score)
     assert line == "AUC=75.000%, accuracy=75.000%, good=3, total=4, queries=2"
     assert float(re.match(CHECKER_AUC, line).group(1)) == 75.0
@@ -68,7 +69,7 @@ def test_predictions_alone_and_flat_arrays() -> None:
     b.update(np.array([0.1, 0.4, 0.35, 0.8]), np.array([0, 0, 1, 1]))
     assert a.compute().value == b.compute().value == pytest.approx(75.0)
     a.merge(b)
-    assert a.compute().total == 8 and a.compute().details["queries"] == 3
+    assert a.compute().details["rows"] == 8 and a.compute().total == 3
 
 
 def test_refuses_responses_that_do_not_fit() -> None:

@@ -76,6 +76,11 @@ def _benchmark(args: argparse.Namespace, bench: Any, rows: list[list[str]]) -> b
     from podium.suite import tiny
     from podium.workloads import WORKLOADS
 
+    backends = tiny.backends(bench, args.backend or ())
+    if not backends:
+        served_by = " or ".join(tiny.backends(bench))
+        print(f"== {bench.name}: served by {served_by} alone, which --backend leaves out: skipped", flush=True)
+        return True
     print(f"== training {bench.name} to its target (MLPerf Training rules)", flush=True)
     workload = WORKLOADS.get(bench.name)
     training = tiny.train(args.out, args.system, args.runs, ProgressDisplay(workload), org=args.org, bench=bench)
@@ -86,7 +91,7 @@ def _benchmark(args: argparse.Namespace, bench: Any, rows: list[list[str]]) -> b
     print(f"== serving it under the {tiny.ROUND} rules; FP32 reference {workload.quality.metric} "
           f"{_score(reference, tiny.metric_units(bench))} (PyTorch)")
     ok = training.submitted_score.valid and (training.convergence is None or training.convergence.passed)
-    for backend in tiny.backends(bench, args.backend or ()):
+    for backend in backends:
         model = onnx_model if backend == "onnxruntime" and onnx_model is not None else state_dict
         system = f"{args.system}-{backend}"
         for r in tiny.serve(args.out, system, backend, model, reference, lambda r: print("  " + one_line(r)),

@@ -63,7 +63,7 @@ def average_ranks(values: np.ndarray) -> np.ndarray:
 
 
 class RocAuc(Metric):
-    """ROC AUC over every row of every response, in %; `good`/`total` count rows whose rounded score is the label."""
+    """ROC AUC over every row of every response, in %; the rows whose rounded score is the label are counted too."""
 
     name = "auc"
     units = "%"
@@ -93,15 +93,18 @@ class RocAuc(Metric):
         self.queries += len(preds)
 
     def compute(self) -> Score:
+        """AUC in %; `total` counts the samples (responses) scored, as every metric's does, and the details hold the
+        script's other figures: the accuracy of the rounded scores, and the rows (`good` of `rows`) behind it."""
         if not self.total:
-            return Score(self.name, 0.0, self.units, good=0, total=0, details={"accuracy": 0.0, "queries": 0.0})
+            return Score(self.name, 0.0, self.units, good=None, total=0,
+                         details={"accuracy": 0.0, "good": 0.0, "rows": 0.0})
         try:
             value = 100.0 * roc_auc(np.concatenate(self.scores), np.concatenate(self.labels))
         except ValueError as e:
             raise MetricInputError(f"auc: {e} ({self.total} rows scored)") from None
         accuracy = 100.0 * self.good / self.total
-        return Score(self.name, value, self.units, good=self.good, total=self.total,
-                     details={"accuracy": accuracy, "queries": float(self.queries)})
+        return Score(self.name, value, self.units, good=None, total=self.queries,
+                     details={"accuracy": accuracy, "good": float(self.good), "rows": float(self.total)})
 
     def merge(self, other: RocAuc) -> None:
         self.scores += other.scores
@@ -111,11 +114,10 @@ class RocAuc(Metric):
         self.queries += other.queries
 
     def summary_line(self, score: Score) -> str:
-        # The line of recommendation/dlrm/pytorch/tools/accuracy-dlrm.py.
-        accuracy = score.details.get("accuracy", 0.0)
-        queries = int(score.details.get("queries", 0))
-        return (f"AUC={score.value:.3f}%, accuracy={accuracy:.3f}%, good={score.good}, total={score.total}, "
-                f"queries={queries}")
+        # The line of recommendation/dlrm/pytorch/tools/accuracy-dlrm.py: its total counts rows, its queries samples.
+        details = score.details
+        return (f"AUC={score.value:.3f}%, accuracy={details.get('accuracy', 0.0):.3f}%, "
+                f"good={int(details.get('good', 0))}, total={int(details.get('rows', 0))}, queries={score.total}")
 
 
 def _samples(batch: Any) -> Sequence[Any]:

@@ -178,7 +178,10 @@ def accuracy_files_agree(result: ScenarioView) -> Iterator[Finding]:
         if printed is not None and isinstance(value, (int, float)) and not same_value(printed, value):
             yield error("consistency.accuracy_files_agree", result.acc_dir / "accuracy.txt",
                         f"accuracy {printed} but accuracy.json says {value}")
-        pairs = next((_pairs(line) for line in lines if "=" in line and not line.startswith("hash=")), {})
+        # the printed good/total are the metric's own counts only for a metric that counts (good is recorded); the
+        # DLRM script's line counts rows where the record counts samples, beside an AUC that is no ratio of them
+        pairs = next((_pairs(line) for line in lines if "=" in line and not line.startswith("hash=")), {}) \
+            if good is not None else {}
         for name in ("good", "total"):
             if name in pairs and data.get(name) is not None and not same_value(pairs[name], data[name]):
                 yield error("consistency.accuracy_files_agree", result.acc_dir / "accuracy.txt",
