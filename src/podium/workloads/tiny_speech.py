@@ -20,7 +20,6 @@ No RCP. The data is generated before the clock (`prepare`) and read on it.
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 from typing import Any
 
 from podium.datasets.tiny import SPEECH
@@ -75,6 +74,8 @@ def load_splits() -> tuple[Utterances, Utterances]:
 class SpeechProgram(TorchProgram):
     """Program for `Workload`s whose `datasets()` returns (train, eval) utterances, each (waveforms, transcripts):
     batches of precomputed features and their symbol ids, the transducer loss, greedy decoding and word accuracy."""
+
+    exports_onnx = False  # served by PyTorch alone: its task decodes step by step
 
     def build(self) -> None:
         super().build()
@@ -158,12 +159,6 @@ class SpeechProgram(TorchProgram):
         self.model.train()
         return float(metric.compute().value)
 
-    def save(self, directory: Path) -> list[Path]:
-        """The state dict only: RNN-T is served by PyTorch (its reference publishes no graph)."""
-        directory.mkdir(parents=True, exist_ok=True)
-        state = directory / "model.pt"
-        self.torch.save(self.model.state_dict(), state)
-        return [state]
 
 
 @WORKLOADS.register(NAME)

@@ -76,6 +76,8 @@ def load_splits() -> tuple[Split, Split]:
 class TranslationProgram(TorchProgram):
     """Teacher-forced cross-entropy on random batches of pairs; BLEU of beam-search translations as the eval."""
 
+    exports_onnx = False  # served by PyTorch alone: its task decodes step by step
+
     def load_data(self) -> None:
         import numpy as np
 
@@ -120,12 +122,6 @@ class TranslationProgram(TorchProgram):
         bleu.update([vocabulary.decode(ids) for ids in translations], self.references)
         return float(bleu.compute().value)
 
-    def save(self, directory: Path) -> list[Path]:
-        """The state dict alone: the task is served by PyTorch (beam search drives the module), not from ONNX."""
-        directory.mkdir(parents=True, exist_ok=True)
-        state = directory / "model.pt"
-        self.torch.save(self.model.state_dict(), state)
-        return [state]
 
 
 @WORKLOADS.register(NAME)

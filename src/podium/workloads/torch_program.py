@@ -38,6 +38,7 @@ class TorchProgram:
     takes (the dataset's samples' type)."""
 
     input_dtype = "float32"
+    exports_onnx = True  # False for a model served by PyTorch alone (RNN-T, GNMT: decoded step by step)
 
     def __init__(self, workload: Workload, spec: RunSpec, model: Model) -> None:
         self.workload, self.spec, self.definition = workload, spec, model
@@ -137,8 +138,11 @@ class TorchProgram:
         raise NotImplementedError
 
     def save(self, directory: Path) -> list[Path]:
-        """The state dict, and its ONNX export for the inference suite (untimed: after run_stop)."""
+        """The state dict, and its ONNX export for the inference suite (untimed: after run_stop) unless the model is
+        served by PyTorch alone (`exports_onnx`)."""
         directory.mkdir(parents=True, exist_ok=True)
         state = directory / "model.pt"
         self.torch.save(self.model.state_dict(), state)
+        if not self.exports_onnx:
+            return [state]
         return [state, export_onnx(self.model.eval(), self.definition, directory / "model.onnx", self.input_dtype)]

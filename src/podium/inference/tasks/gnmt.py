@@ -26,7 +26,8 @@ import numpy as np
 
 from podium.core.errors import SUTError
 from podium.inference.encoding import ResponseEncoding
-from podium.inference.tasks import POSTPROCESSORS, PREDICTORS, TASKS, GraphForm, Postprocessor, Predictor, Task
+from podium.inference.tasks import PREDICTORS, TASKS, GraphForm, Predictor, Task
+from podium.inference.tasks.stepwise import driven
 from podium.models import gnmt
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 
 # The translation's text, UTF-8, as the reference SUT answers it (array.array('B', translation)).
 TRANSLATION = ResponseEncoding("uint8", (-1,))
-FORMS = (GraphForm("pytorch-gnmt", "gnmt-refuse", outputs=("logprobs",)),)
+FORMS = (GraphForm("pytorch-gnmt", "decoded-by-predictor", outputs=("logprobs",)),)
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class BeamTranslator:
     coverage: float = gnmt.COVERAGE_PENALTY
 
     def __call__(self, model: LoadedModel, samples: Any, indices: Sequence[int]) -> list[np.ndarray]:
-        module, device, context = _torch_parts(model)
+        module, device, context = driven(model, "gnmt", "encode")
         sentences = [np.asarray(s, dtype=np.int64) for s in samples]
         vocabulary = _vocabulary(samples)
         _check_ids(sentences, int(module.vocab_size))
@@ -58,14 +59,6 @@ class BeamTranslator:
             translations = search.translate(module, sentences, device)
         return [np.frombuffer(vocabulary.decode(ids).encode("utf-8"), dtype=np.uint8) for ids in translations]
 
-
-def _torch_parts(model: LoadedModel) -> tuple[Any, Any, Any]:
-    """The PyTorch module, its device and its inference context (a SUTError for another backend's model)."""
-    module = getattr(model, "module", None)
-    if module is None or not hasattr(module, "encode"):
-        raise SUTError(f"gnmt: beam search drives a PyTorch GNMT module; the {model.backend_name} model loaded is "
-                       f"none (serve it with --backend pytorch and a state dict)")
-    return module, model.device, model.inference()  # type: ignore[attr-defined]
 
 
 def _vocabulary(samples: Any) -> Any:
@@ -83,15 +76,6 @@ def _check_ids(sentences: list[np.ndarray], vocab_size: int) -> None:
         raise SUTError(f"gnmt: a sentence has token id {largest}, beyond the model's vocabulary of {vocab_size}: "
                        f"the dataset's vocabulary file and the checkpoint do not belong together")
 
-
-def refuse_outputs(outputs: Sequence[np.ndarray], indices: Sequence[int]) -> Any:
-    raise SUTError("gnmt: a translation comes from beam search over the decoder (the task's predictor), never "
-                   "from one graph run's outputs")
-
-
-@POSTPROCESSORS.register("gnmt-refuse")
-def _refuse() -> Postprocessor:
-    return refuse_outputs
 
 
 @PREDICTORS.register("gnmt-beam-search")

@@ -22,7 +22,8 @@ import numpy as np
 
 from podium.core.errors import SUTError
 from podium.inference.encoding import ResponseEncoding
-from podium.inference.tasks import POSTPROCESSORS, PREDICTORS, TASKS, GraphForm, Postprocessor, Predictor, Task
+from podium.inference.tasks import PREDICTORS, TASKS, GraphForm, Predictor, Task
+from podium.inference.tasks.stepwise import driven
 
 if TYPE_CHECKING:
     from podium.inference.backends.base import LoadedModel
@@ -38,7 +39,7 @@ def greedy_transcripts(model: LoadedModel, samples: Any, indices: Sequence[int])
 
     from podium.models.rnnt import FRAME_SPLICING, greedy_decode
 
-    torch_model, module, device = _torch_parts(model)
+    module, device, context = driven(model, "rnnt", "encode")
     waves = [np.asarray(s, dtype=np.float32).reshape(-1) for s in samples]
     # the STFT's reflect padding needs over half a frame; the normalization's std, two feature frames
     featurizer = module.audio_preprocessor.featurizer
@@ -47,28 +48,13 @@ def greedy_transcripts(model: LoadedModel, samples: Any, indices: Sequence[int])
     if short:
         raise SUTError(f"rnnt: sample {indices[short[0]]} has {len(waves[short[0]])} audio samples; the features "
                        f"need at least {least} ({least / 16000:.3f} s)")
-    with torch_model.inference():
+    with context:
         tensors = [torch.from_numpy(w.copy()).to(device) for w in waves]
         encoded, lengths = module.encode(tensors)
         decoded = greedy_decode(module, encoded.float(), lengths)
     return [np.asarray(ids, dtype=np.int64) for ids in decoded]
 
 
-def _torch_parts(model: LoadedModel) -> tuple[Any, Any, Any]:
-    """(the PyTorch backend's model, its module, its device); a SUTError for another backend's model."""
-    module, device = getattr(model, "module", None), getattr(model, "device", None)
-    if module is None or not hasattr(module, "encode") or not hasattr(model, "inference"):
-        raise SUTError(f"rnnt is decoded by driving the parts of podium.models.rnnt's module; this "
-                       f"{model.backend_name} model has none (serve the reference checkpoint's state dict with "
-                       f"--backend pytorch, not a TorchScript archive or a graph)")
-    return model, module, device
-
-
-def refuse_graph_outputs(outputs: Sequence[np.ndarray], indices: Sequence[int] = ()) -> list[np.ndarray]:
-    """A graph's outputs alone cannot be decoded: RNN-T's greedy search runs the prediction and joint networks once
-    per emitted symbol (the `rnnt-greedy` predictor does)."""
-    raise SUTError("rnnt: greedy decoding needs the prediction and joint networks, not a graph's outputs; serve the "
-                   "model with the rnnt-greedy predictor (the task's default)")
 
 
 @PREDICTORS.register("rnnt-greedy")
@@ -76,20 +62,15 @@ def _greedy() -> Predictor:
     return greedy_transcripts
 
 
-@POSTPROCESSORS.register("rnnt-no-graph")
-def _no_graph() -> Postprocessor:
-    return refuse_graph_outputs
-
-
 @TASKS.register("rnnt")
 def _rnnt() -> Task:
     return Task("rnnt", dataset="librispeech", encoding=SYMBOL_IDS, metric="word_accuracy", model="rnnt",
                 predictor="rnnt-greedy", backends=("pytorch",),
-                forms=(GraphForm("reference-checkpoint", "rnnt-no-graph", outputs=("encoded",)),))
+                forms=(GraphForm("reference-checkpoint", "decoded-by-predictor", outputs=("encoded",)),))
 
 
 @TASKS.register("tiny-speech")
 def _tiny_speech() -> Task:
     return Task("tiny-speech", dataset="librispeech", encoding=SYMBOL_IDS, metric="word_accuracy", model="tiny-rnnt",
                 predictor="rnnt-greedy", backends=("pytorch",),
-                forms=(GraphForm("podium-state-dict", "rnnt-no-graph", outputs=("encoded",)),))
+                forms=(GraphForm("podium-state-dict", "decoded-by-predictor", outputs=("encoded",)),))
