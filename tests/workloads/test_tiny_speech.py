@@ -4,42 +4,11 @@ run's saved state dict is what the `tiny-speech` task serves."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
+from tests.workloads.conftest import drive
+
 SEEDS = (0, 1)  # seed 0's run is also the one whose saved model is served below
-
-
-@pytest.fixture(scope="module")
-def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    path = tmp_path_factory.mktemp("cache")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PODIUM_CACHE_DIR", str(path))
-        yield path
-
-
-def _run(seed: int) -> tuple[object, list[tuple[int, float]]]:
-    from podium.workloads import WORKLOADS
-    from podium.workloads.base import RunSpec
-
-    workload = WORKLOADS.get("tiny-speech")
-    hp = {h.name: h.value for h in workload.recipe.hyperparameters}
-    spec = RunSpec(seed=seed, hyperparameters=hp, per_rank_batch_size=workload.recipe.per_rank_batch_size)
-    workload.prepare()
-    program = workload.program(workload, spec)
-    program.build()
-    program.load_data()
-    scores: list[tuple[int, float]] = []
-    done = 0
-    for boundary in workload.cadence.boundaries(workload.budget):
-        program.train(boundary - done)
-        done = boundary
-        scores.append((done, program.evaluate()))
-        if workload.quality.reached(scores[-1][1]):
-            break
-    return program, scores
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +16,7 @@ def runs(private_cache) -> dict[int, tuple[object, list[tuple[int, float]]]]:
     pytest.importorskip("torch")
     pytest.importorskip("soundfile")
     pytest.importorskip("jiwer")
-    return {seed: _run(seed) for seed in SEEDS}
+    return {seed: drive("tiny-speech", seed) for seed in SEEDS}
 
 
 def test_converges_over_seeds_within_budget(runs) -> None:

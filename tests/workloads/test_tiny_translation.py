@@ -5,53 +5,27 @@ that model served as `gnmt` (round v0.5) through the whole harness meets GNMT's 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+
+from tests.workloads.conftest import drive
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("sacrebleu")
 
 
 @pytest.fixture(scope="module")
-def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    path = tmp_path_factory.mktemp("cache")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PODIUM_CACHE_DIR", str(path))
-        yield path
-
-
-@pytest.fixture(scope="module")
 def trained(private_cache: Path) -> tuple[object, list[float]]:
     """One run (seed 1) as the training harness drives it: the program and its evaluations. On one torch thread
     (restored after): small LSTM steps gain nothing from a second, and lose much when the cores are shared."""
-    from podium.workloads import WORKLOADS
-    from podium.workloads.base import RunSpec
-
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return _train(WORKLOADS.get("tiny-translation"), RunSpec)
+        program, scores = drive("tiny-translation", 1)
+        return program, [score for _, score in scores]
     finally:
         torch.set_num_threads(threads)
-
-
-def _train(workload: Any, run_spec: Any) -> tuple[Any, list[float]]:
-    hp = {h.name: h.value for h in workload.recipe.hyperparameters}
-    spec = run_spec(seed=1, hyperparameters=hp, per_rank_batch_size=workload.recipe.per_rank_batch_size)
-    workload.prepare()
-    program = workload.program(workload, spec)
-    program.build()
-    program.load_data()
-    scores: list[float] = []
-    for _ in workload.cadence.boundaries(workload.budget):
-        program.train(workload.cadence.every)
-        scores.append(program.evaluate())
-        if workload.quality.reached(scores[-1]):
-            break
-    return program, scores
 
 
 def test_declared_on_the_shared_parts(private_cache: Path) -> None:

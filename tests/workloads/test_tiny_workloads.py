@@ -4,42 +4,16 @@ model is the state dict and the ONNX graph the suite serves."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
+
+from tests.workloads.conftest import drive
 
 SEEDS = (0, 1, 2)
 
 
-@pytest.fixture(scope="module")
-def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The generated splits go to a temporary cache, shared by this module's tests."""
-    path = tmp_path_factory.mktemp("cache")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PODIUM_CACHE_DIR", str(path))
-        yield path
-
-
 def _run(name: str, seed: int) -> tuple[object, list[float]]:
-    """One run of the workload's program, as the training harness drives it: the program and its evaluations."""
-    from podium.workloads import WORKLOADS
-    from podium.workloads.base import RunSpec
-
-    workload = WORKLOADS.get(name)
-    hp = {h.name: h.value for h in workload.recipe.hyperparameters}
-    spec = RunSpec(seed=seed, hyperparameters=hp, per_rank_batch_size=workload.recipe.per_rank_batch_size)
-    workload.prepare()
-    program = workload.program(workload, spec)
-    program.build()
-    program.load_data()
-    scores: list[float] = []
-    for _ in workload.cadence.boundaries(workload.budget):
-        program.train(workload.cadence.every)
-        scores.append(program.evaluate())
-        if workload.quality.reached(scores[-1]):
-            break
-    return program, scores
+    program, scores = drive(name, seed)
+    return program, [score for _, score in scores]
 
 
 # the top of each metric's scale: mAP and DICE are fractions, SQuAD F1 a percentage
