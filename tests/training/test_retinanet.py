@@ -17,16 +17,14 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import re
-from pathlib import Path
 
 import pytest
 
-from podium.cli import main
 from podium.core.errors import ConfigError
 from podium.workloads import WORKLOADS, retinanet
 from podium.workloads.base import Workload
+from tests.training.tiny_cli import events, result_log, train_through_cli
 
 pytest.importorskip("torch")
 pytest.importorskip("cv2")
@@ -51,26 +49,9 @@ def tiny(workload: Workload) -> Workload:
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """`podium train retinanet --generate-data DIR`, then `--data-path DIR`, of the tiny version: the output folder.
-    (Its exit code is 1: one run has no olympic score, rules §Scoring.)"""
-    data, out = tmp_path_factory.mktemp("openimages"), tmp_path_factory.mktemp("out")
-    real_get = WORKLOADS.get
-    patch = pytest.MonkeyPatch()
-    patch.setattr(WORKLOADS, "get", lambda name: tiny(real_get(name)) if name == "retinanet" else real_get(name))
-    try:
-        assert main(["train", "retinanet", "--generate-data", str(data)]) == 0
-        argv = ["train", "retinanet", "--data-path", str(data), "--runs", "1", "--seed", "3", "--out", str(out),
-                "--no-models", "--workers", "1"]
-        for key, value in TUNED.items():
-            argv += ["--set", f"{key}={value}"]
-        main(argv)
-    finally:
-        patch.undo()
-    return out
-
-
-def _log(out: Path) -> Path:
-    return next(out.rglob("result_0.txt"))
+    """`podium train retinanet --generate-data DIR`, then `--data-path DIR`, of the tiny version: the output folder."""
+    return train_through_cli("retinanet", tiny, tmp_path_factory.mktemp("openimages"), tmp_path_factory.mktemp("out"),
+                             TUNED)
 
 
 def test_a_wrong_layout_is_refused_in_one_line_naming_the_path(tmp_path):
@@ -89,31 +70,26 @@ def test_binding_counts_the_listed_images(tmp_path):
     assert (bound.train_samples, bound.eval_samples, bound.bound_to) == (5, 3, tmp_path)
 
 
-def _events(log: Path, key: str) -> list[dict]:
-    return [e for e in (json.loads(line.split(":::MLLOG ", 1)[1]) for line in log.read_text().splitlines()
-                        if ":::MLLOG " in line) if e["key"] == key]
-
-
 def test_the_tiny_version_reaches_the_target_through_the_cli(trained):
-    log = _log(trained)
-    accuracies = [e["value"] for e in _events(log, "eval_accuracy")]
+    log = result_log(trained)
+    accuracies = [e["value"] for e in events(log, "eval_accuracy")]
     assert accuracies[-1] >= retinanet.TARGET_MAP > max(accuracies[:-1], default=0.0), accuracies
-    assert [e["metadata"]["status"] for e in _events(log, "run_stop")] == ["success"]
-    assert [e["value"] for e in _events(log, "train_samples")] == [128]
-    assert [e["value"] for e in _events(log, "eval_samples")] == [32]
+    assert [e["metadata"]["status"] for e in events(log, "run_stop")] == ["success"]
+    assert [e["value"] for e in events(log, "train_samples")] == [128]
+    assert [e["value"] for e in events(log, "eval_samples")] == [32]
 
 
 def test_the_official_checker_passes_the_log_closed_5_1_0(trained):
     from podium.training.compliance import check_log
 
-    verdict = check_log(_log(trained), "5.1.0")
+    verdict = check_log(result_log(trained), "5.1.0")
     assert verdict.passed and not verdict.messages, verdict.messages
 
 
 def test_a_forbidden_hyperparameter_fails_the_official_checker(trained, tmp_path):
     from podium.training.compliance import check_log
 
-    text = _log(trained).read_text()
+    text = result_log(trained).read_text()
     forged = tmp_path / "forged.txt"
     forged.write_text(re.sub(r'("key": "opt_weight_decay", "value": )0\.0', r"\g<1>0.0001", text))
     verdict = check_log(forged, "5.1.0")

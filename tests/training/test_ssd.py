@@ -17,16 +17,14 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import re
-from pathlib import Path
 
 import pytest
 
-from podium.cli import main
 from podium.core.errors import ConfigError
 from podium.workloads import WORKLOADS, ssd
 from podium.workloads.base import Workload
+from tests.training.tiny_cli import events, result_log, train_through_cli
 
 pytest.importorskip("torch")
 pytest.importorskip("cv2")
@@ -49,26 +47,9 @@ def tiny(workload: Workload) -> Workload:
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """`podium train ssd --generate-data DIR`, then `--data-path DIR`, of the tiny version: the output folder.
-    (Its exit code is 1: one run has no olympic score, rules §Scoring.)"""
-    data, out = tmp_path_factory.mktemp("coco"), tmp_path_factory.mktemp("out")
-    real_get = WORKLOADS.get
-    patch = pytest.MonkeyPatch()
-    patch.setattr(WORKLOADS, "get", lambda name: tiny(real_get(name)) if name == "ssd" else real_get(name))
-    try:
-        assert main(["train", "ssd", "--generate-data", str(data)]) == 0
-        argv = ["train", "ssd", "--data-path", str(data), "--runs", "1", "--seed", "3", "--out", str(out),
-                "--no-models", "--workers", "1"]
-        for key, value in TUNED.items():
-            argv += ["--set", f"{key}={value}"]
-        main(argv)
-    finally:
-        patch.undo()
-    return out
-
-
-def _log(out: Path) -> Path:
-    return next(out.rglob("result_0.txt"))
+    """`podium train ssd --generate-data DIR`, then `--data-path DIR`, of the tiny version: the output folder."""
+    return train_through_cli("ssd", tiny, tmp_path_factory.mktemp("coco"), tmp_path_factory.mktemp("out"),
+                             TUNED)
 
 
 def test_a_wrong_layout_is_refused_in_one_line_naming_the_path(tmp_path):
@@ -87,27 +68,22 @@ def test_binding_counts_the_annotated_images(tmp_path):
     assert (bound.train_samples, bound.eval_samples, bound.bound_to) == (6, 3, tmp_path)
 
 
-def _events(log: Path, key: str) -> list[dict]:
-    return [e for e in (json.loads(line.split(":::MLLOG ", 1)[1]) for line in log.read_text().splitlines()
-                        if ":::MLLOG " in line) if e["key"] == key]
-
-
 def test_the_tiny_version_reaches_the_target_through_the_cli(trained):
-    log = _log(trained)
-    accuracies = [e["value"] for e in _events(log, "eval_accuracy")]
+    log = result_log(trained)
+    accuracies = [e["value"] for e in events(log, "eval_accuracy")]
     assert accuracies[-1] >= ssd.TARGET_MAP > max(accuracies[:-1], default=0.0), accuracies
-    assert [e["metadata"]["status"] for e in _events(log, "run_stop")] == ["success"]
-    assert [e["metadata"]["epoch_num"] for e in _events(log, "eval_accuracy")][:2] == [5, 10]
-    assert [e["value"] for e in _events(log, "train_samples")] == [32]
-    assert [e["value"] for e in _events(log, "eval_samples")] == [16]
+    assert [e["metadata"]["status"] for e in events(log, "run_stop")] == ["success"]
+    assert [e["metadata"]["epoch_num"] for e in events(log, "eval_accuracy")][:2] == [5, 10]
+    assert [e["value"] for e in events(log, "train_samples")] == [32]
+    assert [e["value"] for e in events(log, "eval_samples")] == [16]
 
 
 def test_the_official_checker_passes_the_log_closed_1_1_0(trained):
     from podium.training.compliance import check_log
 
-    verdict = check_log(_log(trained), "1.1.0")
+    verdict = check_log(result_log(trained), "1.1.0")
     assert verdict.passed and not verdict.messages, verdict.messages
-    assert len(_events(_log(trained), "weights_initialization")) == len(ssd.WEIGHTS_INITIALIZATION)
+    assert len(events(result_log(trained), "weights_initialization")) == len(ssd.WEIGHTS_INITIALIZATION)
 
 
 def test_the_loss_falls(tmp_path):
@@ -129,7 +105,7 @@ def test_the_loss_falls(tmp_path):
 def test_a_forbidden_hyperparameter_fails_the_official_checker(trained, tmp_path):
     from podium.training.compliance import check_log
 
-    text = _log(trained).read_text()
+    text = result_log(trained).read_text()
     forged = tmp_path / "forged.txt"
     forged.write_text(re.sub(r'("key": "max_samples", "value": )1', r"\g<1>7", text))
     verdict = check_log(forged, "1.1.0")
